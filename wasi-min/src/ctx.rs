@@ -1,0 +1,169 @@
+//! [`WasiCtx`]: the per-instance state behind the preview1 functions, and its builder.
+
+use std::io::{Read, Write};
+
+use crate::clock::Clock;
+use crate::random::RandomSource;
+use crate::sink::{self, Sink, StderrTap};
+
+/// Per-instance WASI state: arguments, environment, stdio, clocks, randomness.
+///
+/// There is no filesystem and no network: the guest sees stdin (fd 0), stdout (fd 1) and
+/// stderr (fd 2) and nothing else, so it cannot reach host files or sockets.
+pub struct WasiCtx {
+    pub(crate) args: Vec<Vec<u8>>,
+    pub(crate) env: Vec<Vec<u8>>,
+    pub(crate) stdin: Option<Box<dyn Read + Send>>,
+    pub(crate) stdout: Sink,
+    pub(crate) stderr: Sink,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) random: Box<dyn RandomSource>,
+    pub(crate) closed: [bool; 3],
+    pub(crate) tap: StderrTap,
+    pub(crate) exit_code: Option<i32>,
+    pub(crate) scratch: Vec<u8>,
+}
+
+impl std::fmt::Debug for WasiCtx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasiCtx")
+            .field("args", &self.args.len())
+            .field("env", &self.env.len())
+            .field("exit_code", &self.exit_code)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WasiCtx {
+    /// Starts a builder with no arguments, no environment, inherited stdout/stderr, empty
+    /// stdin, the system clock and the OS random source.
+    pub fn builder() -> WasiCtxBuilder {
+        WasiCtxBuilder::default()
+    }
+    /// The exit code passed to `proc_exit`, once the guest has called it.
+    pub fn exit_code(&self) -> Option<i32> {
+        self.exit_code
+    }
+    /// What the guest's stderr has shown: its tail, and its panic line if any.
+    pub fn stderr_tap(&self) -> &StderrTap {
+        &self.tap
+    }
+    /// The clock the guest sees (also used by the host to time ticks).
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+    /// Flushes stdout and stderr (called when a guest exits or traps, so no output is lost).
+    pub fn flush(&mut self) {
+        let _ = self.stdout.flush();
+        let _ = self.stderr.flush();
+    }
+}
+
+/// Builds a [`WasiCtx`].
+pub struct WasiCtxBuilder {
+    args: Vec<Vec<u8>>,
+    env: Vec<Vec<u8>>,
+    stdin: Option<Box<dyn Read + Send>>,
+    stdout: Option<Sink>,
+    stderr: Option<Sink>,
+    clock: Option<Box<dyn Clock>>,
+    random: Option<Box<dyn RandomSource>>,
+}
+
+impl Default for WasiCtxBuilder {
+    fn default() -> Self {
+        Self { args: vec![], env: vec![], stdin: None, stdout: None, stderr: None, clock: None, random: None }
+    }
+}
+
+impl WasiCtxBuilder {
+    /// Appends one argument (the first is the program name, `os.Args[0]` in Go).
+    pub fn arg(mut self, arg: impl AsRef<str>) -> Self {
+        self.args.push(arg.as_ref().as_bytes().to_vec());
+        self
+    }
+    /// Appends several arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
+        self.args.extend(args.into_iter().map(|a| a.as_ref().as_bytes().to_vec()));
+        self
+    }
+    /// Sets one environment variable.
+    pub fn env(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.env.push(format!("{}={}", key.as_ref(), value.as_ref()).into_bytes());
+        self
+    }
+    /// Sets several environment variables.
+    pub fn envs<I, K, V>(mut self, vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        for (k, v) in vars {
+            self = self.env(k, v);
+        }
+        self
+    }
+    /// Where the guest's stdout goes (default: the host's stdout).
+    pub fn stdout(mut self, sink: impl Write + Send + 'static) -> Self {
+        self.stdout = Some(Box::new(sink));
+        self
+    }
+    /// Where the guest's stderr goes (default: the host's stderr).
+    pub fn stderr(mut self, sink: impl Write + Send + 'static) -> Self {
+        self.stderr = Some(Box::new(sink));
+        self
+    }
+    /// What the guest reads from stdin (default: empty, reads return end of file).
+    pub fn stdin(mut self, source: impl Read + Send + 'static) -> Self {
+        self.stdin = Some(Box::new(source));
+        self
+    }
+    /// The clock the guest sees and sleeps on.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.clock = Some(Box::new(clock));
+        self
+    }
+    /// The source for `random_get`.
+    pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
+        self.random = Some(Box::new(random));
+        self
+    }
+    /// Builds the context.
+    ///
+    /// # Panics
+    /// Without the `std-clock` (or `os-random`) feature, panics if no clock (or random source) was
+    /// given: there is no default to fall back on.
+    pub fn build(self) -> WasiCtx {
+        WasiCtx {
+            args: self.args,
+            env: self.env,
+            stdin: self.stdin,
+            stdout: self.stdout.unwrap_or_else(sink::inherit_stdout),
+            stderr: self.stderr.unwrap_or_else(sink::inherit_stderr),
+            clock: self.clock.unwrap_or_else(default_clock),
+            random: self.random.unwrap_or_else(default_random),
+            closed: [false; 3],
+            tap: StderrTap::default(),
+            exit_code: None,
+            scratch: Vec::new(),
+        }
+    }
+}
+
+#[cfg(feature = "std-clock")]
+fn default_clock() -> Box<dyn Clock> {
+    Box::new(crate::clock::SystemClock::default())
+}
+#[cfg(not(feature = "std-clock"))]
+fn default_clock() -> Box<dyn Clock> {
+    panic!("wasi-min built without `std-clock`: WasiCtxBuilder::clock must be set")
+}
+#[cfg(feature = "os-random")]
+fn default_random() -> Box<dyn RandomSource> {
+    Box::new(crate::random::OsRandom)
+}
+#[cfg(not(feature = "os-random"))]
+fn default_random() -> Box<dyn RandomSource> {
+    panic!("wasi-min built without `os-random`: WasiCtxBuilder::random must be set")
+}
