@@ -104,6 +104,19 @@ impl GuestMemory for [u8] {
     }
 }
 
+/// Lets a borrowed slice be passed as `&mut dyn GuestMemory` (a bare `[u8]` is unsized).
+impl GuestMemory for &mut [u8] {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+    fn read(&self, addr: u64, buf: &mut [u8]) -> Result<(), MemoryError> {
+        (**self).read(addr, buf)
+    }
+    fn write(&mut self, addr: u64, data: &[u8]) -> Result<(), MemoryError> {
+        (**self).write(addr, data)
+    }
+}
+
 impl GuestMemory for Vec<u8> {
     fn size(&self) -> u64 {
         self.as_slice().size()

@@ -1,0 +1,3 @@
+module goreactor.dev/guests
+
+go 1.27

@@ -1,0 +1,106 @@
+//! [`ReactorConfig`]: everything one reactor instance is given.
+
+use std::any::Any;
+use std::io::{Read, Write};
+
+use wasi_min::clock::Clock;
+use wasi_min::random::RandomSource;
+use wasi_min::{WasiCtx, WasiCtxBuilder};
+
+use crate::engine::Limits;
+use crate::host::HostFunc;
+
+/// Configuration of one reactor: WASI view (args, env, stdio, clock, random), the embedder's
+/// imports and state, and resource limits.
+///
+/// ```
+/// use reactor_api::ReactorConfig;
+/// let config = ReactorConfig::new()
+///     .arg("prog")
+///     .env("GREETING", "hi")
+///     .max_memory_bytes(256 << 20);
+/// ```
+pub struct ReactorConfig {
+    pub(crate) wasi: WasiCtxBuilder,
+    pub(crate) imports: Vec<HostFunc>,
+    pub(crate) state: Box<dyn Any + Send>,
+    pub(crate) limits: Limits,
+}
+
+impl Default for ReactorConfig {
+    fn default() -> Self {
+        Self { wasi: WasiCtx::builder(), imports: Vec::new(), state: Box::new(()), limits: Limits::default() }
+    }
+}
+
+impl ReactorConfig {
+    /// No arguments, no environment, inherited stdout/stderr, empty stdin, system clock, OS random.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Appends one argument; the first is the program name (`os.Args[0]`).
+    pub fn arg(mut self, arg: impl AsRef<str>) -> Self {
+        self.wasi = self.wasi.arg(arg);
+        self
+    }
+    /// Appends several arguments.
+    pub fn args<I: IntoIterator<Item = S>, S: AsRef<str>>(mut self, args: I) -> Self {
+        self.wasi = self.wasi.args(args);
+        self
+    }
+    /// Sets an environment variable.
+    pub fn env(mut self, key: impl AsRef<str>, value: impl AsRef<str>) -> Self {
+        self.wasi = self.wasi.env(key, value);
+        self
+    }
+    /// Sets several environment variables.
+    pub fn envs<I: IntoIterator<Item = (K, V)>, K: AsRef<str>, V: AsRef<str>>(mut self, vars: I) -> Self {
+        self.wasi = self.wasi.envs(vars);
+        self
+    }
+    /// Where the guest's stdout goes (default: the host's stdout).
+    pub fn stdout(mut self, sink: impl Write + Send + 'static) -> Self {
+        self.wasi = self.wasi.stdout(sink);
+        self
+    }
+    /// Where the guest's stderr goes (default: the host's stderr).
+    pub fn stderr(mut self, sink: impl Write + Send + 'static) -> Self {
+        self.wasi = self.wasi.stderr(sink);
+        self
+    }
+    /// What the guest reads on stdin (default: nothing, end of file).
+    pub fn stdin(mut self, source: impl Read + Send + 'static) -> Self {
+        self.wasi = self.wasi.stdin(source);
+        self
+    }
+    /// The guest's clock.
+    pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
+        self.wasi = self.wasi.clock(clock);
+        self
+    }
+    /// The guest's random source.
+    pub fn random(mut self, random: impl RandomSource + 'static) -> Self {
+        self.wasi = self.wasi.random(random);
+        self
+    }
+    /// Provides a host function the guest may import (`//go:wasmimport module name`).
+    pub fn import(mut self, func: HostFunc) -> Self {
+        self.imports.push(func);
+        self
+    }
+    /// The embedder's state, reachable from host functions through [`Caller::data`](crate::Caller::data).
+    pub fn state<T: Any + Send>(mut self, state: T) -> Self {
+        self.state = Box::new(state);
+        self
+    }
+    /// Caps linear memory at `bytes` (rounded down to 64 KiB pages).
+    pub fn max_memory_bytes(mut self, bytes: u64) -> Self {
+        self.limits.max_memory_bytes = Some(bytes);
+        self
+    }
+    /// All limits at once.
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+}

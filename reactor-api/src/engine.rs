@@ -1,0 +1,115 @@
+//! The backend interface: what an engine adapter implements.
+//!
+//! A backend is deliberately thin. It compiles bytes ([`WasmEngine::compile`]), describes the
+//! module ([`WasmEngine::module_info`]), instantiates it with a list of already resolved and
+//! type-checked [`HostFunc`]s in import order ([`WasmEngine::instantiate`]), and calls exports
+//! ([`EngineInstance`]). Validation, WASI, the reactor state machine and error reporting live in
+//! this crate and in `wasi-min`, written once.
+
+use std::time::Duration;
+
+use crate::error::{Error, Trap};
+use crate::host::{HostFunc, HostState};
+use crate::value::{ModuleInfo, Val};
+
+/// How an engine executes code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecutionKind {
+    /// Compiles to machine code ahead of running.
+    Compiler,
+    /// Interprets (possibly after translating to an internal bytecode).
+    Interpreter,
+}
+
+/// What an engine can do beyond running a reactor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    /// [`Limits::max_memory_bytes`] is enforced.
+    pub memory_limit: bool,
+    /// [`Limits::fuel_per_tick`] is enforced.
+    pub fuel: bool,
+    /// [`Limits::tick_deadline`] is enforced (interrupting a running guest).
+    pub deadline: bool,
+    /// Compiled modules can be serialized to bytes and loaded back.
+    pub serialize: bool,
+    /// A reactor (and its future in the async loop) is `Send`.
+    pub send: bool,
+}
+
+/// Static facts about a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineInfo {
+    /// Short name used on the command line (`wasmtime`, `wasmer`, `wasmi`, `wasm3`).
+    pub name: &'static str,
+    /// Version of the engine crate.
+    pub version: &'static str,
+    /// Compiler or interpreter.
+    pub kind: ExecutionKind,
+    /// Optional features.
+    pub capabilities: Capabilities,
+}
+
+/// Resource limits for one reactor. Asking for a limit an engine cannot enforce is an
+/// [`Error::Unsupported`] at instantiation, never silently ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// Largest linear memory, in bytes; `memory.grow` beyond it fails (Go then reports
+    /// "out of memory").
+    pub max_memory_bytes: Option<u64>,
+    /// Fuel (roughly: instructions) the guest may burn per export call or tick.
+    pub fuel_per_tick: Option<u64>,
+    /// Wall-clock budget per export call or tick before the guest is interrupted.
+    pub tick_deadline: Option<Duration>,
+}
+
+/// A WebAssembly engine adapter.
+///
+/// Engines are cheap handles (`Clone` shares the underlying engine), like `wasmtime::Engine`.
+pub trait WasmEngine: Clone + 'static {
+    /// A compiled module (a cheap, shareable handle).
+    type Module: Clone + 'static;
+    /// A live instance.
+    type Instance: EngineInstance + 'static;
+
+    /// Static facts about this engine.
+    fn info(&self) -> EngineInfo;
+    /// Validates and compiles module bytes.
+    fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error>;
+    /// Imports and exports of a compiled module.
+    fn module_info(&self, module: &Self::Module) -> ModuleInfo;
+    /// Instantiates `module`. `imports` holds one host function per module import, in the
+    /// module's import order, already checked against the declared types. Must not run any
+    /// export (there is no start function in a Go reactor; `_initialize` is called later).
+    fn instantiate(&self, module: &Self::Module, state: HostState, imports: Vec<HostFunc>, limits: &Limits) -> Result<Self::Instance, Error>;
+    /// Serializes compiled code, on engines that can ([`Capabilities::serialize`]).
+    fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
+        let _ = module;
+        Err(Error::Unsupported { engine: self.info().name, feature: "module serialization" })
+    }
+    /// Loads code written by [`serialize`](Self::serialize).
+    ///
+    /// # Safety
+    /// The bytes must come from `serialize` of the same engine version and configuration; loading
+    /// anything else can run arbitrary machine code. Only load caches you wrote.
+    unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Self::Module, Error> {
+        let _ = bytes;
+        Err(Error::Unsupported { engine: self.info().name, feature: "module serialization" })
+    }
+}
+
+/// A live instance, as a backend exposes it. Calls are already validated by the caller.
+pub trait EngineInstance {
+    /// Calls function export `name` with arguments matching its signature; `results` has the
+    /// signature's length.
+    fn call(&mut self, name: &str, args: &[Val], results: &mut [Val]) -> Result<(), Trap>;
+    /// Calls `go_tick` (the hot path: backends keep a typed handle to it).
+    fn tick(&mut self) -> Result<i32, Trap>;
+    /// The host state stored with the instance.
+    fn state(&mut self) -> &mut HostState;
+    /// Current linear memory size in bytes.
+    fn memory_size(&mut self) -> u64;
+    /// Copies guest memory at `addr` into `buf`.
+    fn read_memory(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), wasi_min::MemoryError>;
+    /// Copies `data` into guest memory at `addr`.
+    fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<(), wasi_min::MemoryError>;
+}

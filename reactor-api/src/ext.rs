@@ -1,0 +1,42 @@
+//! [`ReactorExt`]: typed conveniences on top of the object-safe [`Reactor`] trait.
+
+use crate::error::{Error, Result};
+use crate::reactor::Reactor;
+use crate::run::Completion;
+use crate::value::Val;
+
+/// Conveniences for every [`Reactor`], including `dyn Reactor`.
+pub trait ReactorExt: Reactor {
+    /// Runs to completion on this thread (see [`run::run`](crate::run::run)).
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    fn run(&mut self) -> Result<Completion> {
+        crate::run::run(self)
+    }
+    /// Reads `len` bytes of guest memory at `addr`.
+    fn read_bytes(&mut self, addr: u32, len: u32) -> Result<Vec<u8>> {
+        let size = self.memory_size();
+        if u64::from(addr) + u64::from(len) > size {
+            return Err(wasi_min::MemoryError { addr: addr.into(), len: len.into(), size }.into());
+        }
+        let mut buf = vec![0; len as usize];
+        self.read_memory(addr.into(), &mut buf)?;
+        Ok(buf)
+    }
+    /// Reads `len` bytes at `addr` as UTF-8 (lossily).
+    fn read_string(&mut self, addr: u32, len: u32) -> Result<String> {
+        Ok(String::from_utf8_lossy(&self.read_bytes(addr, len)?).into_owned())
+    }
+    /// Calls an export that returns exactly one `i32`.
+    fn call_i32(&mut self, name: &str, args: &[Val]) -> Result<i32> {
+        match self.call(name, args)?.as_slice() {
+            [Val::I32(v)] => Ok(*v),
+            _ => Err(Error::NoSuchExport { name: format!("{name} (returning one i32)") }),
+        }
+    }
+    /// The embedder's state, if it is a `T`.
+    fn data<T: 'static>(&mut self) -> Option<&mut T> {
+        self.state().downcast_mut()
+    }
+}
+
+impl<R: Reactor + ?Sized> ReactorExt for R {}
