@@ -1,1 +1,144 @@
-//! placeholder
+//! Host Go programs compiled as WebAssembly WASI *reactors*, and drive their scheduler from Rust.
+//!
+//! A Go program built for `wasip1` as a reactor (see `guests/README.md`) exports `_initialize`,
+//! `go_start_main` and `go_tick`. The host owns the loop: it starts `main`, then calls
+//! [`Reactor::tick`] whenever it wants the Go scheduler to run, interleaving Go with its own
+//! event loop, a game frame, an async runtime or other guests.
+//!
+//! ```no_run
+//! use go_reactor::{Completion, DefaultEngine, Module, ReactorConfig, ReactorExt};
+//!
+//! let engine = DefaultEngine::default();
+//! let module = Module::from_file(&engine, "guests/wasm/hello.wasm")?;
+//! let mut reactor = module.instantiate(ReactorConfig::new().arg("hello"))?;
+//! assert_eq!(reactor.run()?, Completion::Exited(0));
+//! # Ok::<(), go_reactor::Error>(())
+//! ```
+//!
+//! # Engines
+//! Each engine is a Cargo feature: `wasmtime` (default), `wasmer`, `wasmi`, `wasm3`, or
+//! `all-engines`. [`DefaultEngine`] is the first enabled one in the order wasmtime, wasmer,
+//! wasmi, wasm3 (compilers first: they run Go code fastest). [`EngineKind`] picks an engine at
+//! run time and works through `dyn` [`AnyModule`] / [`Reactor`].
+#![warn(missing_docs)]
+
+pub use reactor_api::*;
+
+/// The backend crates, re-exported by feature.
+pub mod engines {
+    #[cfg(feature = "wasm3")]
+    pub use reactor_wasm3::Wasm3Engine;
+    #[cfg(feature = "wasmer")]
+    pub use reactor_wasmer::WasmerEngine;
+    #[cfg(feature = "wasmi")]
+    pub use reactor_wasmi::WasmiEngine;
+    #[cfg(feature = "wasmtime")]
+    pub use reactor_wasmtime::WasmtimeEngine;
+}
+
+cfg_if::cfg_if! {
+    if #[cfg(feature = "wasmtime")] {
+        /// The default engine: the first enabled of wasmtime, wasmer, wasmi, wasm3.
+        pub type DefaultEngine = engines::WasmtimeEngine;
+    } else if #[cfg(feature = "wasmer")] {
+        /// The default engine: the first enabled of wasmtime, wasmer, wasmi, wasm3.
+        pub type DefaultEngine = engines::WasmerEngine;
+    } else if #[cfg(feature = "wasmi")] {
+        /// The default engine: the first enabled of wasmtime, wasmer, wasmi, wasm3.
+        pub type DefaultEngine = engines::WasmiEngine;
+    } else if #[cfg(feature = "wasm3")] {
+        /// The default engine: the first enabled of wasmtime, wasmer, wasmi, wasm3.
+        pub type DefaultEngine = engines::Wasm3Engine;
+    }
+}
+
+/// An engine chosen at run time (e.g. from a command-line flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineKind {
+    /// wasmtime (Cranelift JIT).
+    Wasmtime,
+    /// wasmer (Cranelift JIT).
+    Wasmer,
+    /// wasmi (interpreter).
+    Wasmi,
+    /// wasm3 (interpreter).
+    Wasm3,
+}
+
+impl EngineKind {
+    /// All engines, in default-preference order.
+    pub const ALL: [EngineKind; 4] = [EngineKind::Wasmtime, EngineKind::Wasmer, EngineKind::Wasmi, EngineKind::Wasm3];
+
+    /// The engines compiled into this build, in default-preference order.
+    pub fn available() -> Vec<EngineKind> {
+        Self::ALL.into_iter().filter(|k| k.is_available()).collect()
+    }
+
+    /// The command-line name (`wasmtime`, `wasmer`, `wasmi`, `wasm3`).
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Wasmtime => "wasmtime",
+            EngineKind::Wasmer => "wasmer",
+            EngineKind::Wasmi => "wasmi",
+            EngineKind::Wasm3 => "wasm3",
+        }
+    }
+
+    /// Whether this engine's feature is enabled.
+    pub fn is_available(self) -> bool {
+        match self {
+            EngineKind::Wasmtime => cfg!(feature = "wasmtime"),
+            EngineKind::Wasmer => cfg!(feature = "wasmer"),
+            EngineKind::Wasmi => cfg!(feature = "wasmi"),
+            EngineKind::Wasm3 => cfg!(feature = "wasm3"),
+        }
+    }
+
+    /// Facts about the engine, if compiled in.
+    pub fn info(self) -> Option<EngineInfo> {
+        match self {
+            #[cfg(feature = "wasmtime")]
+            EngineKind::Wasmtime => Some(engines::WasmtimeEngine::default().info()),
+            #[cfg(feature = "wasmer")]
+            EngineKind::Wasmer => Some(engines::WasmerEngine::default().info()),
+            #[cfg(feature = "wasmi")]
+            EngineKind::Wasmi => Some(engines::WasmiEngine::default().info()),
+            #[cfg(feature = "wasm3")]
+            EngineKind::Wasm3 => Some(engines::Wasm3Engine::default().info()),
+            #[allow(unreachable_patterns)]
+            _ => None,
+        }
+    }
+
+    /// Compiles `wasm` with a fresh engine of this kind and checks it is a Go reactor.
+    pub fn compile(self, wasm: &[u8]) -> Result<Box<dyn AnyModule>> {
+        match self {
+            #[cfg(feature = "wasmtime")]
+            EngineKind::Wasmtime => Ok(Box::new(Module::new(&engines::WasmtimeEngine::default(), wasm)?)),
+            #[cfg(feature = "wasmer")]
+            EngineKind::Wasmer => Ok(Box::new(Module::new(&engines::WasmerEngine::default(), wasm)?)),
+            #[cfg(feature = "wasmi")]
+            EngineKind::Wasmi => Ok(Box::new(Module::new(&engines::WasmiEngine::default(), wasm)?)),
+            #[cfg(feature = "wasm3")]
+            EngineKind::Wasm3 => Ok(Box::new(Module::new(&engines::Wasm3Engine::default(), wasm)?)),
+            #[allow(unreachable_patterns)]
+            other => Err(Error::Unsupported { engine: other.name(), feature: "this build (enable its Cargo feature)" }),
+        }
+    }
+}
+
+impl std::fmt::Display for EngineKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for EngineKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| format!("unknown engine `{s}` (expected one of: wasmtime, wasmer, wasmi, wasm3)"))
+    }
+}

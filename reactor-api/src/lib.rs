@@ -30,7 +30,7 @@ pub use engine::{Capabilities, EngineInfo, EngineInstance, ExecutionKind, Limits
 pub use error::{Error, Result, Trap, TrapKind};
 pub use ext::ReactorExt;
 pub use host::{Caller, HostError, HostFunc, HostState, HostTrap};
-pub use module::{Module, resolve_imports, validate};
+pub use module::{AnyModule, Module, resolve_imports, validate};
 pub use reactor::{Abi, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]

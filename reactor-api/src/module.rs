@@ -150,3 +150,26 @@ pub fn resolve_imports(info: &ModuleInfo, user: &[HostFunc]) -> Result<Vec<HostF
         })
         .collect()
 }
+
+/// A compiled module of an engine chosen at run time: `Box<dyn AnyModule>` instantiates
+/// `Box<dyn Reactor>`s. Implemented for every [`Module`].
+pub trait AnyModule {
+    /// Facts about the engine that compiled the module.
+    fn engine_info(&self) -> crate::EngineInfo;
+    /// Imports and exports.
+    fn info(&self) -> &ModuleInfo;
+    /// Instantiates and initializes a reactor (see [`Module::instantiate`]).
+    fn instantiate_dyn(&self, config: ReactorConfig) -> Result<Box<dyn crate::Reactor>>;
+}
+
+impl<E: WasmEngine> AnyModule for Module<E> {
+    fn engine_info(&self) -> crate::EngineInfo {
+        self.engine.info()
+    }
+    fn info(&self) -> &ModuleInfo {
+        &self.info
+    }
+    fn instantiate_dyn(&self, config: ReactorConfig) -> Result<Box<dyn crate::Reactor>> {
+        Ok(Box::new(self.instantiate(config)?))
+    }
+}

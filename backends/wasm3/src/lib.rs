@@ -1,0 +1,1 @@
+//! The wasm3 backend of go-reactor (work in progress).

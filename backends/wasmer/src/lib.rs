@@ -1,0 +1,1 @@
+//! The wasmer backend of go-reactor (work in progress).

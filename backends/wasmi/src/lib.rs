@@ -1,0 +1,1 @@
+//! The wasmi backend of go-reactor (work in progress).
