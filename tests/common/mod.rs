@@ -1,0 +1,155 @@
+//! Shared machinery of the test suites: the Go fixtures, their expected outputs, a per-engine
+//! module cache (each fixture compiled once per test binary), and recording clocks.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use go_reactor::wasi_min::clock::{Clock, SystemClock};
+use go_reactor::wasi_min::sink::SharedBuffer;
+use go_reactor::{Module, ReactorConfig, WasmEngine};
+
+/// Every fixture built by guests/build.sh.
+pub const FIXTURES: &[&str] = &[
+    "hello", "timers", "exit", "panic", "deadlock", "busy", "args-env", "stdout-big", "exports", "hostcall", "initsleep",
+    "legacy-hello", "cpu",
+];
+
+pub fn guests_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("guests")
+}
+
+pub fn wasm_bytes(name: &str) -> Vec<u8> {
+    let path = guests_dir().join("wasm").join(format!("{name}.wasm"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("cannot read fixture {}: {e} (run guests/build.sh)", path.display()))
+}
+
+/// What a fixture is expected to do, from guests/programs/<name>/expected/.
+#[derive(Debug, Clone)]
+pub struct Expected {
+    pub stdout: Option<Vec<u8>>,
+    pub exit: ExpectedExit,
+    pub stderr_contains: Vec<String>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExpectedExit {
+    Code(i32),
+    Deadlock,
+    Idle,
+}
+
+fn lines(path: PathBuf) -> Vec<String> {
+    std::fs::read_to_string(path).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+pub fn expected(name: &str) -> Expected {
+    let dir = guests_dir().join("programs").join(name).join("expected");
+    let exit = std::fs::read_to_string(dir.join("exit")).expect("expected/exit");
+    let exit = match exit.trim() {
+        "deadlock" => ExpectedExit::Deadlock,
+        "idle" => ExpectedExit::Idle,
+        n => ExpectedExit::Code(n.parse().expect("exit code")),
+    };
+    Expected {
+        stdout: std::fs::read(dir.join("stdout")).ok(),
+        exit,
+        stderr_contains: lines(dir.join("stderr-contains")),
+        args: lines(dir.join("args")),
+        env: lines(dir.join("env")).into_iter().filter_map(|l| l.split_once('=').map(|(k, v)| (k.into(), v.into()))).collect(),
+    }
+}
+
+/// Compiled fixtures for one engine: each compiled at most once per test binary.
+pub struct Fixtures<E: WasmEngine> {
+    engine: E,
+    cache: Mutex<HashMap<String, Arc<OnceLock<Module<E>>>>>,
+}
+
+impl<E: WasmEngine + Default> Default for Fixtures<E> {
+    fn default() -> Self {
+        Self { engine: E::default(), cache: Mutex::default() }
+    }
+}
+
+impl<E: WasmEngine> Fixtures<E> {
+    pub fn engine(&self) -> &E {
+        &self.engine
+    }
+    pub fn module(&self, name: &str) -> Module<E> {
+        let cell = self.cache.lock().unwrap().entry(name.to_string()).or_default().clone();
+        cell.get_or_init(|| Module::new(&self.engine, &wasm_bytes(name)).unwrap_or_else(|e| panic!("compile {name}: {e}"))).clone()
+    }
+}
+
+/// Captured stdio plus a clock that records every sleep the guest asks for (`poll_oneoff`).
+#[derive(Clone, Default)]
+pub struct Io {
+    pub stdout: SharedBuffer,
+    pub stderr: SharedBuffer,
+    pub sleeps: RecordingClock,
+}
+
+impl Io {
+    /// A configuration for fixture `name`: argv[0] = name, then its expected args and env.
+    pub fn config(&self, name: &str) -> ReactorConfig {
+        let exp = expected(name);
+        ReactorConfig::new()
+            .arg(name)
+            .args(&exp.args)
+            .envs(exp.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdout(self.stdout.clone())
+            .stderr(self.stderr.clone())
+            .clock(self.sleeps.clone())
+    }
+}
+
+/// The system clock, recording the durations of guest sleeps.
+#[derive(Clone, Default)]
+pub struct RecordingClock {
+    inner: SystemClock,
+    pub slept: Arc<Mutex<Vec<Duration>>>,
+}
+
+impl RecordingClock {
+    pub fn sleeps(&self) -> Vec<Duration> {
+        self.slept.lock().unwrap().clone()
+    }
+    pub fn clear(&self) {
+        self.slept.lock().unwrap().clear();
+    }
+}
+
+impl Clock for RecordingClock {
+    fn realtime_ns(&self) -> u64 {
+        self.inner.realtime_ns()
+    }
+    fn monotonic_ns(&self) -> u64 {
+        self.inner.monotonic_ns()
+    }
+    fn sleep(&self, d: Duration) {
+        self.slept.lock().unwrap().push(d);
+        self.inner.sleep(d);
+    }
+}
+
+/// Parses stdout-big's last line `sha256 <hex> bytes <n>` and checks it against what preceded it.
+pub fn check_big_output(out: &[u8]) {
+    use sha2::Digest;
+    let body_end = out[..out.len() - 1].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let (body, last) = out.split_at(body_end);
+    let last = std::str::from_utf8(last).expect("utf-8 checksum line");
+    let parts: Vec<&str> = last.split_whitespace().collect();
+    assert_eq!(parts.len(), 4, "checksum line: {last:?}");
+    assert_eq!(parts[0], "sha256");
+    assert_eq!(parts[3].parse::<usize>().unwrap(), body.len(), "byte count");
+    let digest = sha2::Sha256::digest(body);
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(parts[1], hex, "sha256 of the output");
+    assert!(body.len() >= 4 << 20, "several MiB of output");
+}

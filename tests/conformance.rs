@@ -1,0 +1,255 @@
+//! The conformance suite: written once, instantiated for every enabled engine, run against the
+//! real Go reactors in guests/wasm and their expected outputs (recorded from native Go).
+
+mod common;
+
+use std::ops::ControlFlow;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{ExpectedExit, Fixtures, Io, expected};
+use go_reactor::{
+    Abi, Completion, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorExt, RunOptions, Val, ValType, WasmEngine,
+    run_async, run_with,
+};
+
+/// Runs fixture `name` to completion with its expected args/env and checks stdout and ending.
+fn check_fixture<E: WasmEngine>(fx: &Fixtures<E>, name: &str) -> (Io, Vec<LoopResult>) {
+    let exp = expected(name);
+    let io = Io::default();
+    let mut reactor = fx.module(name).instantiate(io.config(name)).unwrap();
+    let mut results = Vec::new();
+    let outcome = run_with(
+        &mut reactor,
+        RunOptions::new().on_tick(|r| {
+            results.push(r);
+            ControlFlow::Continue(())
+        }),
+    );
+    match (&exp.exit, outcome) {
+        (ExpectedExit::Code(0), Ok(Completion::Finished)) => assert_eq!(reactor.abi(), Abi::Legacy),
+        (ExpectedExit::Code(code), Ok(Completion::Exited(got))) => assert_eq!(*code, got, "{name}: exit code"),
+        (ExpectedExit::Code(2), Err(Error::GuestPanic { message, stderr, .. })) => {
+            for want in &exp.stderr_contains {
+                assert!(stderr.contains(want.as_str()) || message.contains(want.as_str()), "{name}: stderr lacks {want:?}:\n{stderr}");
+            }
+        }
+        (ExpectedExit::Deadlock | ExpectedExit::Idle, Ok(Completion::Idle)) => assert_eq!(reactor.abi(), Abi::V1),
+        (want, got) => panic!("{name}: expected {want:?}, got {got:?}\nstderr:\n{}", io.stderr.to_string_lossy()),
+    }
+    if let Some(stdout) = &exp.stdout {
+        assert_eq!(io.stdout.to_string_lossy(), String::from_utf8_lossy(stdout), "{name}: stdout");
+    }
+    for want in &exp.stderr_contains {
+        assert!(io.stderr.to_string_lossy().contains(want.as_str()), "{name}: stderr lacks {want:?}");
+    }
+    (io, results)
+}
+
+pub fn hello<E: WasmEngine>(fx: &Fixtures<E>) {
+    let (io, results) = check_fixture(fx, "hello");
+    assert_eq!(io.stdout.contents(), b"Hello from Go WASI reactor!\n");
+    assert!(results.is_empty(), "main returning exits inside the first tick");
+    assert!(io.sleeps.sleeps().is_empty(), "the guest never blocks in poll_oneoff");
+}
+
+pub fn timers<E: WasmEngine>(fx: &Fixtures<E>) {
+    let (io, results) = check_fixture(fx, "timers");
+    let timers = results.iter().filter(|r| matches!(r, LoopResult::Timer(d) if *d > Duration::ZERO)).count();
+    assert!(timers >= 5, "sleeps are reported to the host as timers: {results:?}");
+    assert!(!results.contains(&LoopResult::Idle));
+    assert!(io.sleeps.sleeps().is_empty(), "no timer may block inside the guest during a tick: {:?}", io.sleeps.sleeps());
+}
+
+pub fn exit_code<E: WasmEngine>(fx: &Fixtures<E>) {
+    let io = Io::default();
+    let mut r = fx.module("exit").instantiate(io.config("exit")).unwrap();
+    assert_eq!(r.run().unwrap(), Completion::Exited(3));
+    assert_eq!(io.stdout.contents(), expected("exit").stdout.unwrap());
+    assert!(r.ended().is_some());
+    assert!(matches!(r.tick(), Err(Error::Ended { .. })), "a finished reactor refuses ticks");
+    assert!(matches!(r.call("go_tick", &[]), Err(Error::Ended { .. })));
+    check_fixture(fx, "exit");
+}
+
+pub fn panic<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "panic");
+    let io = Io::default();
+    let mut r = fx.module("panic").instantiate(io.config("panic")).unwrap();
+    match r.run() {
+        Err(Error::GuestPanic { message, export, .. }) => {
+            assert_eq!(message, "panic: boom from a goroutine");
+            assert_eq!(export, "go_tick");
+        }
+        other => panic!("expected a Go panic, got {other:?}"),
+    }
+    assert!(matches!(r.tick(), Err(Error::Ended { .. })));
+}
+
+pub fn deadlock<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "deadlock");
+}
+
+pub fn busy<E: WasmEngine>(fx: &Fixtures<E>) {
+    let (_, results) = check_fixture(fx, "busy");
+    let ready = results.iter().filter(|r| **r == LoopResult::Ready).count();
+    assert!(ready >= 2, "CPU-bound goroutines are time-sliced: ticks return 0 ({results:?})");
+}
+
+pub fn args_env<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "args-env");
+}
+
+pub fn stdout_big<E: WasmEngine>(fx: &Fixtures<E>) {
+    let (io, _) = check_fixture(fx, "stdout-big");
+    common::check_big_output(&io.stdout.contents());
+}
+
+pub fn initsleep<E: WasmEngine>(fx: &Fixtures<E>) {
+    let io = Io::default();
+    let mut r = fx.module("initsleep").instantiate(io.config("initsleep")).unwrap();
+    let slept: Duration = io.sleeps.sleeps().iter().sum();
+    assert!(slept >= Duration::from_millis(45), "init's sleep happens during _initialize, in poll_oneoff: {slept:?}");
+    assert_eq!(io.stdout.to_string_lossy(), "init slept\n");
+    assert_eq!(r.run().unwrap(), Completion::Exited(0));
+    assert_eq!(io.stdout.contents(), expected("initsleep").stdout.unwrap());
+}
+
+pub fn legacy_hello<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "legacy-hello");
+}
+
+pub fn exports<E: WasmEngine>(fx: &Fixtures<E>) {
+    let io = Io::default();
+    let mut r = fx.module("exports").instantiate(io.config("exports")).unwrap();
+    assert_eq!(r.run().unwrap(), Completion::Idle);
+    assert_eq!(r.call("add", &[Val::I32(2), Val::I32(40)]).unwrap(), [Val::I32(42)]);
+    assert_eq!(r.call("add_i64", &[Val::I64(1 << 40), Val::I64(2)]).unwrap(), [Val::I64((1 << 40) + 2)]);
+    assert_eq!(r.call("mul_f64", &[Val::F64(1.5), Val::F64(4.0)]).unwrap(), [Val::F64(6.0)]);
+    assert_eq!(r.call("scale_f32", &[Val::F32(2.5), Val::F32(2.0)]).unwrap(), [Val::F32(5.0)]);
+    let text = b"Hello, reactor world";
+    let ptr = r.call_i32("alloc", &[Val::I32(text.len() as i32)]).unwrap();
+    r.write_memory(ptr as u32 as u64, text).unwrap();
+    assert_eq!(r.call_i32("count_vowels", &[Val::I32(ptr), Val::I32(text.len() as i32)]).unwrap(), 6);
+    let name = b"Rust";
+    let ptr = r.call_i32("alloc", &[Val::I32(name.len() as i32)]).unwrap();
+    r.write_memory(ptr as u32 as u64, name).unwrap();
+    r.call("greet", &[Val::I32(ptr), Val::I32(name.len() as i32)]).unwrap();
+    assert!(io.stdout.to_string_lossy().ends_with("Hello, Rust!\n"), "{}", io.stdout.to_string_lossy());
+    // Mistakes are typed errors and leave the reactor usable.
+    assert!(matches!(r.call("add", &[Val::I32(1)]), Err(Error::CallSignature { .. })));
+    assert!(matches!(r.call("add", &[Val::I64(1), Val::I32(1)]), Err(Error::CallSignature { .. })));
+    assert!(matches!(r.call("nope", &[]), Err(Error::NoSuchExport { .. })));
+    assert!(matches!(r.call("memory", &[]), Err(Error::NoSuchExport { .. })));
+    let size = r.memory_size();
+    assert!(r.read_memory(size - 2, &mut [0; 4]).is_err());
+    assert_eq!(r.tick().unwrap(), LoopResult::Idle);
+    let stats = r.stats();
+    assert!(stats.ticks >= 1 && stats.calls >= 8 && stats.host_calls > 0, "{stats:?}");
+}
+
+fn host_imports(log: Arc<Mutex<Vec<String>>>) -> [HostFunc; 2] {
+    let add = HostFunc::new("env", "host_add", FuncType::new([ValType::I32; 2], [ValType::I32]), |_, args, results| {
+        let (a, b) = (args[0].i32().unwrap_or(0), args[1].i32().unwrap_or(0));
+        results[0] = Val::I32(a.wrapping_add(b));
+        Ok(())
+    });
+    let log_fn = HostFunc::new("env", "host_log", FuncType::new([ValType::I32; 2], []), move |caller, args, _| {
+        let (ptr, len) = (args[0].i32().unwrap_or(0) as u32, args[1].i32().unwrap_or(0) as u32);
+        log.lock().map_err(|_| HostError::new("poisoned"))?.push(caller.read_str(ptr, len)?);
+        Ok(())
+    });
+    [add, log_fn]
+}
+
+pub fn hostcall<E: WasmEngine>(fx: &Fixtures<E>) {
+    let io = Io::default();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let [add, log_fn] = host_imports(log.clone());
+    let mut r = fx.module("hostcall").instantiate(io.config("hostcall").import(add).import(log_fn)).unwrap();
+    assert_eq!(r.run().unwrap(), Completion::Exited(0));
+    assert_eq!(io.stdout.contents(), expected("hostcall").stdout.unwrap());
+    assert_eq!(*log.lock().unwrap(), ["hello from go"]);
+    // Without the imports, instantiation says which one is missing.
+    match fx.module("hostcall").instantiate(Io::default().config("hostcall")) {
+        Err(Error::UnresolvedImport { module, name, .. }) => assert_eq!((module.as_str(), name.as_str()), ("env", "host_add")),
+        other => panic!("expected an unresolved import, got {:?}", other.map(|_| ())),
+    }
+    // With a wrongly typed import, instantiation says so.
+    let wrong = HostFunc::new("env", "host_add", FuncType::new([ValType::I64; 2], [ValType::I32]), |_, _, _| Ok(()));
+    let err = fx.module("hostcall").instantiate(Io::default().config("hostcall").import(wrong)).map(|_| ()).unwrap_err();
+    assert!(matches!(err, Error::ImportType { .. }), "{err}");
+    // A failing import stops the guest with a typed error naming it.
+    let failing = HostFunc::new("env", "host_add", FuncType::new([ValType::I32; 2], [ValType::I32]), |_, _, _| Err(HostError::new("nope")));
+    let [_, log_fn] = host_imports(log);
+    let mut r = fx.module("hostcall").instantiate(Io::default().config("hostcall").import(failing).import(log_fn)).unwrap();
+    match r.run() {
+        Err(Error::HostFunc { import, message }) => assert_eq!((import.as_str(), message.as_str()), ("env::host_add", "nope")),
+        other => panic!("expected a host function error, got {other:?}"),
+    }
+    assert!(matches!(r.tick(), Err(Error::Ended { .. })));
+}
+
+pub fn async_two_executors<E: WasmEngine>(fx: &Fixtures<E>) {
+    let want = expected("timers").stdout.unwrap();
+    let io = Io::default();
+    let mut r = fx.module("timers").instantiate(io.config("timers")).unwrap();
+    assert_eq!(futures::executor::block_on(run_async(&mut r)).unwrap(), Completion::Exited(0));
+    assert_eq!(io.stdout.contents(), want);
+
+    let io = Io::default();
+    let mut r = fx.module("timers").instantiate(io.config("timers")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    assert_eq!(rt.block_on(run_async(&mut r)).unwrap(), Completion::Exited(0));
+    assert_eq!(io.stdout.contents(), want);
+}
+
+pub fn many_reactors_one_thread<E: WasmEngine>(fx: &Fixtures<E>) {
+    const N: usize = 100;
+    let want = expected("timers").stdout.unwrap();
+    let module = fx.module("timers");
+    let ios: Vec<Io> = (0..N).map(|_| Io::default()).collect();
+    let mut reactors: Vec<_> = ios.iter().map(|io| module.instantiate(io.config("timers")).unwrap()).collect();
+    let runs = reactors.iter_mut().map(|r| run_async(r));
+    let outcomes = futures::executor::block_on(futures::future::join_all(runs));
+    for (outcome, io) in outcomes.into_iter().zip(&ios) {
+        assert_eq!(outcome.unwrap(), Completion::Exited(0));
+        assert_eq!(io.stdout.contents(), want, "each reactor has its own stdout");
+    }
+}
+
+pub fn not_a_reactor<E: WasmEngine>(fx: &Fixtures<E>) {
+    let err = |wat: &str| go_reactor::Module::new(fx.engine(), &wat::parse_str(wat).unwrap()).map(|_| ()).unwrap_err();
+    let stock = err(r#"(module (memory (export "memory") 1) (func (export "_initialize")))"#);
+    assert!(stock.to_string().contains("reactor-enabled Go runtime"), "{stock}");
+    let command = err(r#"(module (memory (export "memory") 1) (func (export "_start")))"#);
+    assert!(command.to_string().contains("WASI command"), "{command}");
+    let bad = go_reactor::Module::new(fx.engine(), b"\0asm\x01\0\0\0garbage").map(|_| ()).unwrap_err();
+    assert!(matches!(bad, Error::Compile { .. }), "{bad}");
+    let typed = err(r#"(module (memory (export "memory") 1) (func (export "_initialize"))
+        (func (export "go_start_main")) (func (export "go_tick") (param i32) (result i32) i32.const 0))"#);
+    assert!(matches!(typed, Error::ExportType { .. }), "{typed}");
+}
+
+macro_rules! conformance {
+    ($engine:ident, $ty:ty) => {
+        mod $engine {
+            use std::sync::LazyLock;
+            static FIXTURES: LazyLock<crate::Fixtures<$ty>> = LazyLock::new(Default::default);
+            conformance!(@tests hello timers exit_code panic deadlock busy args_env stdout_big initsleep legacy_hello
+                exports hostcall async_two_executors many_reactors_one_thread not_a_reactor);
+        }
+    };
+    (@tests $($case:ident)*) => {
+        $(#[test] fn $case() { crate::$case(&FIXTURES) })*
+    };
+}
+
+#[cfg(feature = "wasmtime")]
+conformance!(wasmtime, go_reactor::engines::WasmtimeEngine);
+#[cfg(feature = "wasmer")]
+conformance!(wasmer, go_reactor::engines::WasmerEngine);
+#[cfg(feature = "wasmi")]
+conformance!(wasmi, go_reactor::engines::WasmiEngine);
+#[cfg(feature = "wasm3")]
+conformance!(wasm3, go_reactor::engines::Wasm3Engine);
