@@ -122,7 +122,7 @@ impl EngineKind {
             #[cfg(feature = "wasm3")]
             EngineKind::Wasm3 => Ok(Box::new(Module::new(&engines::Wasm3Engine::default(), wasm)?)),
             #[allow(unreachable_patterns)]
-            other => Err(Error::Unsupported { engine: other.name(), feature: "this build (enable its Cargo feature)" }),
+            other => Err(Error::EngineUnavailable { engine: other.name() }),
         }
     }
 }

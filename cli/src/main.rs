@@ -1,1 +1,138 @@
-fn main(){}
+//! `go-reactor`: run Go WASI reactors from the command line, on any compiled-in engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use go_reactor::{Completion, EngineKind, Error, ReactorConfig, ReactorExt};
+
+#[derive(Parser)]
+#[command(name = "go-reactor", version, about = "Run Go programs compiled as WebAssembly WASI reactors")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a reactor to completion, streaming its stdout/stderr; exits with the guest's exit code.
+    Run(RunArgs),
+    /// List the compiled-in engines.
+    Engines,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Engine to use (default: the first compiled in of wasmtime, wasmer, wasmi, wasm3).
+    #[arg(long, short)]
+    engine: Option<EngineKind>,
+    /// Set an environment variable in the guest (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_env)]
+    env: Vec<(String, String)>,
+    /// Cap the guest's linear memory, in MiB.
+    #[arg(long, value_name = "MIB")]
+    max_memory: Option<u64>,
+    /// The reactor module (.wasm).
+    program: PathBuf,
+    /// Arguments passed to the guest after its name.
+    #[arg(last = true)]
+    args: Vec<String>,
+}
+
+fn parse_env(s: &str) -> Result<(String, String), String> {
+    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+}
+
+/// Exit status for failures of the host (bad file, bad module): 1. The guest's own failures
+/// (panic, trap, deadlock) exit 2, like a Go program that crashes natively.
+const HOST_FAILURE: u8 = 1;
+const GUEST_FAILURE: u8 = 2;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("GO_REACTOR_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Engines => {
+            list_engines();
+            ExitCode::SUCCESS
+        }
+        Command::Run(args) => run(args),
+    }
+}
+
+fn list_engines() {
+    for kind in EngineKind::available() {
+        if let Some(info) = kind.info() {
+            let c = info.capabilities;
+            let yes = |b: bool, what: &'static str| if b { Some(what) } else { None };
+            let caps: Vec<&str> = [
+                yes(c.memory_limit, "memory-limit"),
+                yes(c.fuel, "fuel"),
+                yes(c.deadline, "deadline"),
+                yes(c.serialize, "module-cache"),
+                yes(c.send, "send"),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            println!("{:<9} {:<6} {:<12} {}", info.name, info.version, format!("{:?}", info.kind).to_lowercase(), caps.join(" "));
+        }
+    }
+}
+
+fn run(args: RunArgs) -> ExitCode {
+    let Some(engine) = args.engine.or_else(|| EngineKind::available().first().copied()) else {
+        return fail(HOST_FAILURE, "no engine compiled in");
+    };
+    let bytes = match std::fs::read(&args.program) {
+        Ok(b) => b,
+        Err(e) => return fail(HOST_FAILURE, &format!("cannot read {}: {e}", args.program.display())),
+    };
+    let module = match engine.compile(&bytes) {
+        Ok(m) => m,
+        // Engines' parse errors can span lines (e.g. a Debug-printed byte array): keep one line.
+        Err(e) => return fail(HOST_FAILURE, &format!("{}: {}", args.program.display(), one_line(&e.to_string()))),
+    };
+    let mut config = ReactorConfig::new()
+        .arg(args.program.to_string_lossy())
+        .args(&args.args)
+        .envs(args.env)
+        .stdin(std::io::stdin());
+    if let Some(mib) = args.max_memory {
+        config = config.max_memory_bytes(mib.saturating_mul(1 << 20));
+    }
+    let mut reactor = match module.instantiate_dyn(config) {
+        Ok(r) => r,
+        Err(e) => return guest_error(e),
+    };
+    match reactor.run() {
+        Ok(Completion::Exited(code)) => ExitCode::from(code as u8),
+        Ok(Completion::Finished) => ExitCode::SUCCESS,
+        Ok(Completion::Idle) => fail(GUEST_FAILURE, "deadlock: all goroutines are asleep and main has not returned"),
+        Ok(Completion::Cancelled) => fail(GUEST_FAILURE, "cancelled"),
+        Err(e) => guest_error(e),
+    }
+}
+
+/// Reports an error raised while the guest was instantiated or running.
+fn guest_error(e: Error) -> ExitCode {
+    match e {
+        Error::Exited { code } => ExitCode::from(code as u8),
+        // The traceback is already on stderr, as it would be natively.
+        Error::GuestPanic { .. } => ExitCode::from(GUEST_FAILURE),
+        e @ (Error::Trap { .. } | Error::HostFunc { .. } | Error::InvalidTick { .. }) => fail(GUEST_FAILURE, &e.to_string()),
+        e => fail(HOST_FAILURE, &e.to_string()),
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn fail(code: u8, message: &str) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(code)
+}

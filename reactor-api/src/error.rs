@@ -213,6 +213,12 @@ pub enum Error {
         /// The feature.
         feature: &'static str,
     },
+    /// The engine was not compiled into this build.
+    #[error("engine `{engine}` is not compiled into this build (enable the `{engine}` Cargo feature)")]
+    EngineUnavailable {
+        /// Engine name.
+        engine: &'static str,
+    },
     /// Reading module bytes or a cache failed.
     #[error("{context}: {source}")]
     Io {

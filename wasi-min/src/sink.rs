@@ -6,14 +6,30 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// Where a guest's stdout or stderr goes. Any `Write + Send` works; these are the common ones.
 pub type Sink = Box<dyn Write + Send>;
 
-/// The host process's stdout.
+/// The host process's stdout. Each guest write is one host write, flushed at once (like the
+/// guest's `write` system call): output without a newline appears immediately, and stdout and
+/// stderr interleave in the order the guest wrote them.
 pub fn inherit_stdout() -> Sink {
-    Box::new(io::stdout())
+    Box::new(WriteThrough(io::stdout()))
 }
 
-/// The host process's stderr.
+/// The host process's stderr (unbuffered).
 pub fn inherit_stderr() -> Sink {
-    Box::new(io::stderr())
+    Box::new(WriteThrough(io::stderr()))
+}
+
+/// Flushes after every write.
+struct WriteThrough<W>(W);
+
+impl<W: Write> Write for WriteThrough<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write_all(buf)?;
+        self.0.flush()?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
 }
 
 /// Discards everything.
