@@ -31,7 +31,10 @@ fn check_fixture<E: WasmEngine>(fx: &Fixtures<E>, name: &str) -> (Io, Vec<LoopRe
         (ExpectedExit::Code(code), Ok(Completion::Exited(got))) => assert_eq!(*code, got, "{name}: exit code"),
         (ExpectedExit::Code(2), Err(Error::GuestPanic { message, stderr, .. })) => {
             for want in &exp.stderr_contains {
-                assert!(stderr.contains(want.as_str()) || message.contains(want.as_str()), "{name}: stderr lacks {want:?}:\n{stderr}");
+                assert!(
+                    stderr.contains(want.as_str()) || message.contains(want.as_str()),
+                    "{name}: stderr lacks {want:?}:\n{stderr}"
+                );
             }
         }
         (ExpectedExit::Deadlock | ExpectedExit::Idle, Ok(Completion::Idle)) => assert_eq!(reactor.abi(), Abi::V1),
@@ -55,10 +58,17 @@ pub fn hello<E: WasmEngine>(fx: &Fixtures<E>) {
 
 pub fn timers<E: WasmEngine>(fx: &Fixtures<E>) {
     let (io, results) = check_fixture(fx, "timers");
-    let timers = results.iter().filter(|r| matches!(r, LoopResult::Timer(d) if *d > Duration::ZERO)).count();
+    let timers = results
+        .iter()
+        .filter(|r| matches!(r, LoopResult::Timer(d) if *d > Duration::ZERO))
+        .count();
     assert!(timers >= 5, "sleeps are reported to the host as timers: {results:?}");
     assert!(!results.contains(&LoopResult::Idle));
-    assert!(io.sleeps.sleeps().is_empty(), "no timer may block inside the guest during a tick: {:?}", io.sleeps.sleeps());
+    assert!(
+        io.sleeps.sleeps().is_empty(),
+        "no timer may block inside the guest during a tick: {:?}",
+        io.sleeps.sleeps()
+    );
 }
 
 pub fn exit_code<E: WasmEngine>(fx: &Fixtures<E>) {
@@ -109,7 +119,10 @@ pub fn initsleep<E: WasmEngine>(fx: &Fixtures<E>) {
     let io = Io::default();
     let mut r = fx.module("initsleep").instantiate(io.config("initsleep")).unwrap();
     let slept: Duration = io.sleeps.sleeps().iter().sum();
-    assert!(slept >= Duration::from_millis(45), "init's sleep happens during _initialize, in poll_oneoff: {slept:?}");
+    assert!(
+        slept >= Duration::from_millis(45),
+        "init's sleep happens during _initialize, in poll_oneoff: {slept:?}"
+    );
     assert_eq!(io.stdout.to_string_lossy(), "init slept\n");
     assert_eq!(r.run().unwrap(), Completion::Exited(0));
     assert_eq!(io.stdout.contents(), expected("initsleep").stdout.unwrap());
@@ -124,21 +137,34 @@ pub fn exports<E: WasmEngine>(fx: &Fixtures<E>) {
     let mut r = fx.module("exports").instantiate(io.config("exports")).unwrap();
     assert_eq!(r.run().unwrap(), Completion::Idle);
     assert_eq!(r.call("add", &[Val::I32(2), Val::I32(40)]).unwrap(), [Val::I32(42)]);
-    assert_eq!(r.call("add_i64", &[Val::I64(1 << 40), Val::I64(2)]).unwrap(), [Val::I64((1 << 40) + 2)]);
+    assert_eq!(
+        r.call("add_i64", &[Val::I64(1 << 40), Val::I64(2)]).unwrap(),
+        [Val::I64((1 << 40) + 2)]
+    );
     assert_eq!(r.call("mul_f64", &[Val::F64(1.5), Val::F64(4.0)]).unwrap(), [Val::F64(6.0)]);
     assert_eq!(r.call("scale_f32", &[Val::F32(2.5), Val::F32(2.0)]).unwrap(), [Val::F32(5.0)]);
     let text = b"Hello, reactor world";
     let ptr = r.call_i32("alloc", &[Val::I32(text.len() as i32)]).unwrap();
     r.write_memory(ptr as u32 as u64, text).unwrap();
-    assert_eq!(r.call_i32("count_vowels", &[Val::I32(ptr), Val::I32(text.len() as i32)]).unwrap(), 6);
+    assert_eq!(
+        r.call_i32("count_vowels", &[Val::I32(ptr), Val::I32(text.len() as i32)]).unwrap(),
+        6
+    );
     let name = b"Rust";
     let ptr = r.call_i32("alloc", &[Val::I32(name.len() as i32)]).unwrap();
     r.write_memory(ptr as u32 as u64, name).unwrap();
     r.call("greet", &[Val::I32(ptr), Val::I32(name.len() as i32)]).unwrap();
-    assert!(io.stdout.to_string_lossy().ends_with("Hello, Rust!\n"), "{}", io.stdout.to_string_lossy());
+    assert!(
+        io.stdout.to_string_lossy().ends_with("Hello, Rust!\n"),
+        "{}",
+        io.stdout.to_string_lossy()
+    );
     // Mistakes are typed errors and leave the reactor usable.
     assert!(matches!(r.call("add", &[Val::I32(1)]), Err(Error::CallSignature { .. })));
-    assert!(matches!(r.call("add", &[Val::I64(1), Val::I32(1)]), Err(Error::CallSignature { .. })));
+    assert!(matches!(
+        r.call("add", &[Val::I64(1), Val::I32(1)]),
+        Err(Error::CallSignature { .. })
+    ));
     assert!(matches!(r.call("nope", &[]), Err(Error::NoSuchExport { .. })));
     assert!(matches!(r.call("memory", &[]), Err(Error::NoSuchExport { .. })));
     let size = r.memory_size();
@@ -149,11 +175,16 @@ pub fn exports<E: WasmEngine>(fx: &Fixtures<E>) {
 }
 
 fn host_imports(log: Arc<Mutex<Vec<String>>>) -> [HostFunc; 2] {
-    let add = HostFunc::new("env", "host_add", FuncType::new([ValType::I32; 2], [ValType::I32]), |_, args, results| {
-        let (a, b) = (args[0].i32().unwrap_or(0), args[1].i32().unwrap_or(0));
-        results[0] = Val::I32(a.wrapping_add(b));
-        Ok(())
-    });
+    let add = HostFunc::new(
+        "env",
+        "host_add",
+        FuncType::new([ValType::I32; 2], [ValType::I32]),
+        |_, args, results| {
+            let (a, b) = (args[0].i32().unwrap_or(0), args[1].i32().unwrap_or(0));
+            results[0] = Val::I32(a.wrapping_add(b));
+            Ok(())
+        },
+    );
     let log_fn = HostFunc::new("env", "host_log", FuncType::new([ValType::I32; 2], []), move |caller, args, _| {
         let (ptr, len) = (args[0].i32().unwrap_or(0) as u32, args[1].i32().unwrap_or(0) as u32);
         log.lock().map_err(|_| HostError::new("poisoned"))?.push(caller.read_str(ptr, len)?);
@@ -166,7 +197,10 @@ pub fn hostcall<E: WasmEngine>(fx: &Fixtures<E>) {
     let io = Io::default();
     let log = Arc::new(Mutex::new(Vec::new()));
     let [add, log_fn] = host_imports(log.clone());
-    let mut r = fx.module("hostcall").instantiate(io.config("hostcall").import(add).import(log_fn)).unwrap();
+    let mut r = fx
+        .module("hostcall")
+        .instantiate(io.config("hostcall").import(add).import(log_fn))
+        .unwrap();
     assert_eq!(r.run().unwrap(), Completion::Exited(0));
     assert_eq!(io.stdout.contents(), expected("hostcall").stdout.unwrap());
     assert_eq!(*log.lock().unwrap(), ["hello from go"]);
@@ -176,13 +210,27 @@ pub fn hostcall<E: WasmEngine>(fx: &Fixtures<E>) {
         other => panic!("expected an unresolved import, got {:?}", other.map(|_| ())),
     }
     // With a wrongly typed import, instantiation says so.
-    let wrong = HostFunc::new("env", "host_add", FuncType::new([ValType::I64; 2], [ValType::I32]), |_, _, _| Ok(()));
-    let err = fx.module("hostcall").instantiate(Io::default().config("hostcall").import(wrong)).map(|_| ()).unwrap_err();
+    let wrong = HostFunc::new(
+        "env",
+        "host_add",
+        FuncType::new([ValType::I64; 2], [ValType::I32]),
+        |_, _, _| Ok(()),
+    );
+    let err = fx
+        .module("hostcall")
+        .instantiate(Io::default().config("hostcall").import(wrong))
+        .map(|_| ())
+        .unwrap_err();
     assert!(matches!(err, Error::ImportType { .. }), "{err}");
     // A failing import stops the guest with a typed error naming it.
-    let failing = HostFunc::new("env", "host_add", FuncType::new([ValType::I32; 2], [ValType::I32]), |_, _, _| Err(HostError::new("nope")));
+    let failing = HostFunc::new("env", "host_add", FuncType::new([ValType::I32; 2], [ValType::I32]), |_, _, _| {
+        Err(HostError::new("nope"))
+    });
     let [_, log_fn] = host_imports(log);
-    let mut r = fx.module("hostcall").instantiate(Io::default().config("hostcall").import(failing).import(log_fn)).unwrap();
+    let mut r = fx
+        .module("hostcall")
+        .instantiate(Io::default().config("hostcall").import(failing).import(log_fn))
+        .unwrap();
     match r.run() {
         Err(Error::HostFunc { import, message }) => assert_eq!((import.as_str(), message.as_str()), ("env::host_add", "nope")),
         other => panic!("expected a host function error, got {other:?}"),
@@ -219,12 +267,18 @@ pub fn many_reactors_one_thread<E: WasmEngine>(fx: &Fixtures<E>) {
 }
 
 pub fn not_a_reactor<E: WasmEngine>(fx: &Fixtures<E>) {
-    let err = |wat: &str| go_reactor::Module::new(fx.engine(), &wat::parse_str(wat).unwrap()).map(|_| ()).unwrap_err();
+    let err = |wat: &str| {
+        go_reactor::Module::new(fx.engine(), &wat::parse_str(wat).unwrap())
+            .map(|_| ())
+            .unwrap_err()
+    };
     let stock = err(r#"(module (memory (export "memory") 1) (func (export "_initialize")))"#);
     assert!(stock.to_string().contains("reactor-enabled Go runtime"), "{stock}");
     let command = err(r#"(module (memory (export "memory") 1) (func (export "_start")))"#);
     assert!(command.to_string().contains("WASI command"), "{command}");
-    let bad = go_reactor::Module::new(fx.engine(), b"\0asm\x01\0\0\0garbage").map(|_| ()).unwrap_err();
+    let bad = go_reactor::Module::new(fx.engine(), b"\0asm\x01\0\0\0garbage")
+        .map(|_| ())
+        .unwrap_err();
     assert!(matches!(bad, Error::Compile { .. }), "{bad}");
     let typed = err(r#"(module (memory (export "memory") 1) (func (export "_initialize"))
         (func (export "go_start_main")) (func (export "go_tick") (param i32) (result i32) i32.const 0))"#);

@@ -40,7 +40,9 @@ struct RunArgs {
 }
 
 fn parse_env(s: &str) -> Result<(String, String), String> {
-    s.split_once('=').map(|(k, v)| (k.to_string(), v.to_string())).ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
+    s.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
 }
 
 /// Exit status for failures of the host (bad file, bad module): 1. The guest's own failures
@@ -78,7 +80,13 @@ fn list_engines() {
             .into_iter()
             .flatten()
             .collect();
-            println!("{:<9} {:<6} {:<12} {}", info.name, info.version, format!("{:?}", info.kind).to_lowercase(), caps.join(" "));
+            println!(
+                "{:<9} {:<6} {:<12} {}",
+                info.name,
+                info.version,
+                format!("{:?}", info.kind).to_lowercase(),
+                caps.join(" ")
+            );
         }
     }
 }

@@ -29,7 +29,12 @@ pub struct ReactorConfig {
 
 impl Default for ReactorConfig {
     fn default() -> Self {
-        Self { wasi: WasiCtx::builder(), imports: Vec::new(), state: Box::new(()), limits: Limits::default() }
+        Self {
+            wasi: WasiCtx::builder(),
+            imports: Vec::new(),
+            state: Box::new(()),
+            limits: Limits::default(),
+        }
     }
 }
 

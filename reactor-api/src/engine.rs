@@ -80,11 +80,20 @@ pub trait WasmEngine: Clone + 'static {
     /// Instantiates `module`. `imports` holds one host function per module import, in the
     /// module's import order, already checked against the declared types. Must not run any
     /// export (there is no start function in a Go reactor; `_initialize` is called later).
-    fn instantiate(&self, module: &Self::Module, state: HostState, imports: Vec<HostFunc>, limits: &Limits) -> Result<Self::Instance, Error>;
+    fn instantiate(
+        &self,
+        module: &Self::Module,
+        state: HostState,
+        imports: Vec<HostFunc>,
+        limits: &Limits,
+    ) -> Result<Self::Instance, Error>;
     /// Serializes compiled code, on engines that can ([`Capabilities::serialize`]).
     fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
         let _ = module;
-        Err(Error::Unsupported { engine: self.info().name, feature: "module serialization" })
+        Err(Error::Unsupported {
+            engine: self.info().name,
+            feature: "module serialization",
+        })
     }
     /// Loads code written by [`serialize`](Self::serialize).
     ///
@@ -93,7 +102,10 @@ pub trait WasmEngine: Clone + 'static {
     /// anything else can run arbitrary machine code. Only load caches you wrote.
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Self::Module, Error> {
         let _ = bytes;
-        Err(Error::Unsupported { engine: self.info().name, feature: "module serialization" })
+        Err(Error::Unsupported {
+            engine: self.info().name,
+            feature: "module serialization",
+        })
     }
 }
 

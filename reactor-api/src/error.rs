@@ -59,7 +59,10 @@ pub struct Trap {
 impl Trap {
     /// A trap of `kind` with the engine's `message`.
     pub fn new(kind: TrapKind, message: impl Into<String>) -> Self {
-        Self { kind, message: message.into() }
+        Self {
+            kind,
+            message: message.into(),
+        }
     }
 }
 

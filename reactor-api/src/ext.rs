@@ -16,7 +16,12 @@ pub trait ReactorExt: Reactor {
     fn read_bytes(&mut self, addr: u32, len: u32) -> Result<Vec<u8>> {
         let size = self.memory_size();
         if u64::from(addr) + u64::from(len) > size {
-            return Err(wasi_min::MemoryError { addr: addr.into(), len: len.into(), size }.into());
+            return Err(wasi_min::MemoryError {
+                addr: addr.into(),
+                len: len.into(),
+                size,
+            }
+            .into());
         }
         let mut buf = vec![0; len as usize];
         self.read_memory(addr.into(), &mut buf)?;
@@ -30,7 +35,9 @@ pub trait ReactorExt: Reactor {
     fn call_i32(&mut self, name: &str, args: &[Val]) -> Result<i32> {
         match self.call(name, args)?.as_slice() {
             [Val::I32(v)] => Ok(*v),
-            _ => Err(Error::NoSuchExport { name: format!("{name} (returning one i32)") }),
+            _ => Err(Error::NoSuchExport {
+                name: format!("{name} (returning one i32)"),
+            }),
         }
     }
     /// The embedder's state, if it is a `T`.

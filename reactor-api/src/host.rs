@@ -55,14 +55,22 @@ pub struct HostState {
 
 impl std::fmt::Debug for HostState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HostState").field("wasi", &self.wasi).field("host_calls", &self.host_calls).finish_non_exhaustive()
+        f.debug_struct("HostState")
+            .field("wasi", &self.wasi)
+            .field("host_calls", &self.host_calls)
+            .finish_non_exhaustive()
     }
 }
 
 impl HostState {
     /// State for a new instance.
     pub fn new(wasi: WasiCtx, user: Box<dyn Any + Send>) -> Self {
-        Self { wasi, user, host_calls: 0, stop: None }
+        Self {
+            wasi,
+            user,
+            host_calls: 0,
+            stop: None,
+        }
     }
     /// The WASI context.
     pub fn wasi(&mut self) -> &mut WasiCtx {
@@ -155,13 +163,23 @@ impl HostFunc {
         f: impl Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<(), HostError> + Send + Sync + 'static,
     ) -> Self {
         let (module, name) = (module.into(), name.into());
-        Self { module: module.into(), name: name.into(), ty, imp: Imp::User(Arc::new(f)) }
+        Self {
+            module: module.into(),
+            name: name.into(),
+            ty,
+            imp: Imp::User(Arc::new(f)),
+        }
     }
 
     /// The WASI preview1 function `f`.
     pub fn wasi(f: &'static WasiFunction) -> Self {
         let ty = FuncType::new(f.params.iter().map(|&t| wasi_type(t)), f.results.iter().map(|&t| wasi_type(t)));
-        Self { module: preview1::MODULE.into(), name: f.name.into(), ty, imp: Imp::Wasi(f) }
+        Self {
+            module: preview1::MODULE.into(),
+            name: f.name.into(),
+            ty,
+            imp: Imp::Wasi(f),
+        }
     }
 
     /// Import module name.
@@ -208,7 +226,10 @@ impl HostFunc {
                 let outcome = f(&mut Caller { memory, state }, args, results);
                 let outcome = outcome.and_then(|()| self.check_results(results));
                 outcome.map_err(|e| {
-                    state.stop = Some(Stop::Failed { import: format!("{}::{}", self.module, self.name), message: e.0 });
+                    state.stop = Some(Stop::Failed {
+                        import: format!("{}::{}", self.module, self.name),
+                        message: e.0,
+                    });
                     HostTrap
                 })
             }

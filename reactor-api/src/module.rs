@@ -11,8 +11,10 @@ use crate::host::{HostFunc, HostState};
 use crate::reactor::GoReactor;
 use crate::value::{ExternType, FuncType, ModuleInfo, ValType};
 
-/// A compiled Go reactor for engine `E`. Compile once, instantiate as often as needed: every
-/// [`instantiate`](Module::instantiate) shares the compiled code.
+/// A compiled Go reactor for engine `E`. Compile and validate once, instantiate as often as
+/// needed: on the compiling engines (wasmtime, wasmer) and wasmi every
+/// [`instantiate`](Module::instantiate) shares the compiled code; wasm3 keeps the validated bytes
+/// and parses them per instance (its runtime cannot share a parsed module across threads).
 pub struct Module<E: WasmEngine> {
     engine: E,
     raw: E::Module,
@@ -21,7 +23,11 @@ pub struct Module<E: WasmEngine> {
 
 impl<E: WasmEngine> Clone for Module<E> {
     fn clone(&self) -> Self {
-        Self { engine: self.engine.clone(), raw: self.raw.clone(), info: self.info.clone() }
+        Self {
+            engine: self.engine.clone(),
+            raw: self.raw.clone(),
+            info: self.info.clone(),
+        }
     }
 }
 
@@ -36,7 +42,10 @@ impl<E: WasmEngine> Module<E> {
     /// Reads and compiles a `.wasm` file.
     pub fn from_file(engine: &E, path: impl AsRef<std::path::Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| Error::Io { context: format!("cannot read {}", path.display()), source })?;
+        let bytes = std::fs::read(path).map_err(|source| Error::Io {
+            context: format!("cannot read {}", path.display()),
+            source,
+        })?;
         Self::new(engine, &bytes)
     }
 
@@ -44,7 +53,11 @@ impl<E: WasmEngine> Module<E> {
     pub fn from_compiled(engine: &E, raw: E::Module) -> Result<Self> {
         let info = engine.module_info(&raw);
         validate(&info)?;
-        Ok(Self { engine: engine.clone(), raw, info: Arc::new(info) })
+        Ok(Self {
+            engine: engine.clone(),
+            raw,
+            info: Arc::new(info),
+        })
     }
 
     /// The engine's compiled module.
@@ -102,16 +115,28 @@ pub fn validate(info: &ModuleInfo) -> Result<()> {
     }
     match info.export("memory") {
         Some(ExternType::Memory { .. }) => Ok(()),
-        Some(other) => Err(Error::ExportType { name: "memory".into(), expected: "memory".into(), found: other.to_string() }),
-        None => Err(Error::NotAReactor { reason: "it exports no `memory`".into() }),
+        Some(other) => Err(Error::ExportType {
+            name: "memory".into(),
+            expected: "memory".into(),
+            found: other.to_string(),
+        }),
+        None => Err(Error::NotAReactor {
+            reason: "it exports no `memory`".into(),
+        }),
     }
 }
 
 fn expect_func(info: &ModuleInfo, name: &str, want: &FuncType) -> Result<()> {
     match info.export(name) {
         Some(ExternType::Func(t)) if t == want => Ok(()),
-        Some(other) => Err(Error::ExportType { name: name.into(), expected: format!("func {want}"), found: other.to_string() }),
-        None => Err(Error::NotAReactor { reason: format!("it has no `{name}` export") }),
+        Some(other) => Err(Error::ExportType {
+            name: name.into(),
+            expected: format!("func {want}"),
+            found: other.to_string(),
+        }),
+        None => Err(Error::NotAReactor {
+            reason: format!("it has no `{name}` export"),
+        }),
     }
 }
 
@@ -129,7 +154,11 @@ pub fn resolve_imports(info: &ModuleInfo, user: &[HostFunc]) -> Result<Vec<HostF
             let ExternType::Func(declared) = &imp.ty else {
                 return Err(unresolved(" (only function imports are supported)"));
             };
-            let found = user.iter().rev().find(|f| f.module() == imp.module && f.name() == imp.name).cloned();
+            let found = user
+                .iter()
+                .rev()
+                .find(|f| f.module() == imp.module && f.name() == imp.name)
+                .cloned();
             let found = match found {
                 Some(f) => f,
                 None if imp.module == preview1::MODULE => match preview1::function(&imp.name) {

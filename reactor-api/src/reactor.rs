@@ -94,7 +94,15 @@ pub struct GoReactor<I> {
 impl<I: EngineInstance> GoReactor<I> {
     /// Runs `_initialize` on a fresh instance and reads its ABI marker.
     pub(crate) fn initialize(inner: I, engine: EngineInfo, info: Arc<ModuleInfo>) -> Result<Self> {
-        let mut r = Self { inner, engine, info, abi: Abi::Legacy, main_started: false, ended: None, stats: Stats::default() };
+        let mut r = Self {
+            inner,
+            engine,
+            info,
+            abi: Abi::Legacy,
+            main_started: false,
+            ended: None,
+            stats: Stats::default(),
+        };
         r.invoke("_initialize", &[], &mut [])?;
         if r.info.export("go_reactor_abi").is_some() {
             let mut v = [Val::I32(0)];
@@ -157,10 +165,17 @@ impl<I: EngineInstance> GoReactor<I> {
             Some(Stop::Exit(code)) => Error::Exited { code },
             Some(Stop::Failed { import, message }) => Error::HostFunc { import, message },
             None => match panic_line {
-                Some(message) if trap.kind == crate::TrapKind::Unreachable => {
-                    Error::GuestPanic { export: export.to_string(), message, stderr }
-                }
-                _ => Error::Trap { engine: self.engine.name, export: export.to_string(), trap, stderr },
+                Some(message) if trap.kind == crate::TrapKind::Unreachable => Error::GuestPanic {
+                    export: export.to_string(),
+                    message,
+                    stderr,
+                },
+                _ => Error::Trap {
+                    engine: self.engine.name,
+                    export: export.to_string(),
+                    trap,
+                    stderr,
+                },
             },
         };
         let reason = match &err {
@@ -223,15 +238,26 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
         let problem = if args.len() != sig.params().len() {
             Some(format!("{} arguments given, {} expected", args.len(), sig.params().len()))
         } else {
-            args.iter().zip(sig.params()).enumerate().find(|(_, (a, t))| a.ty() != **t).map(|(i, (a, t))| format!("argument {i} is {}, expected {t}", a.ty()))
+            args.iter()
+                .zip(sig.params())
+                .enumerate()
+                .find(|(_, (a, t))| a.ty() != **t)
+                .map(|(i, (a, t))| format!("argument {i} is {}, expected {t}", a.ty()))
         };
         let results: Option<Vec<Val>> = sig.results().iter().map(|&t| Val::default_for(t)).collect();
         let (problem, mut results) = match (problem, results) {
             (None, Some(r)) => (None, r),
-            (p, r) => (p.or(Some("the signature uses a value type go-reactor cannot pass".into())), r.unwrap_or_default()),
+            (p, r) => (
+                p.or(Some("the signature uses a value type go-reactor cannot pass".into())),
+                r.unwrap_or_default(),
+            ),
         };
         if let Some(problem) = problem {
-            return Err(Error::CallSignature { name: name.to_string(), problem, signature: sig });
+            return Err(Error::CallSignature {
+                name: name.to_string(),
+                problem,
+                signature: sig,
+            });
         }
         let span = tracing::debug_span!("call", engine = self.engine.name, export = name);
         let _guard = span.enter();
@@ -249,7 +275,10 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
         Ok(self.inner.write_memory(addr, data)?)
     }
     fn stats(&mut self) -> Stats {
-        Stats { host_calls: self.inner.state().host_calls, ..self.stats }
+        Stats {
+            host_calls: self.inner.state().host_calls,
+            ..self.stats
+        }
     }
     fn ended(&self) -> Option<&str> {
         self.ended.as_deref()

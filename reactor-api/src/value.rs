@@ -108,7 +108,10 @@ pub struct FuncType {
 impl FuncType {
     /// A signature from parameter and result types.
     pub fn new(params: impl IntoIterator<Item = ValType>, results: impl IntoIterator<Item = ValType>) -> Self {
-        Self { params: params.into_iter().collect(), results: results.into_iter().collect() }
+        Self {
+            params: params.into_iter().collect(),
+            results: results.into_iter().collect(),
+        }
     }
     /// Parameter types.
     pub fn params(&self) -> &[ValType] {

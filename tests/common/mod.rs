@@ -14,8 +14,19 @@ use go_reactor::{Module, ReactorConfig, WasmEngine};
 
 /// Every fixture built by guests/build.sh.
 pub const FIXTURES: &[&str] = &[
-    "hello", "timers", "exit", "panic", "deadlock", "busy", "args-env", "stdout-big", "exports", "hostcall", "initsleep",
-    "legacy-hello", "cpu",
+    "hello",
+    "timers",
+    "exit",
+    "panic",
+    "deadlock",
+    "busy",
+    "args-env",
+    "stdout-big",
+    "exports",
+    "hostcall",
+    "initsleep",
+    "legacy-hello",
+    "cpu",
 ];
 
 pub fn guests_dir() -> PathBuf {
@@ -45,7 +56,9 @@ pub enum ExpectedExit {
 }
 
 fn lines(path: PathBuf) -> Vec<String> {
-    std::fs::read_to_string(path).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 pub fn expected(name: &str) -> Expected {
@@ -61,7 +74,10 @@ pub fn expected(name: &str) -> Expected {
         exit,
         stderr_contains: lines(dir.join("stderr-contains")),
         args: lines(dir.join("args")),
-        env: lines(dir.join("env")).into_iter().filter_map(|l| l.split_once('=').map(|(k, v)| (k.into(), v.into()))).collect(),
+        env: lines(dir.join("env"))
+            .into_iter()
+            .filter_map(|l| l.split_once('=').map(|(k, v)| (k.into(), v.into())))
+            .collect(),
     }
 }
 
@@ -73,7 +89,10 @@ pub struct Fixtures<E: WasmEngine> {
 
 impl<E: WasmEngine + Default> Default for Fixtures<E> {
     fn default() -> Self {
-        Self { engine: E::default(), cache: Mutex::default() }
+        Self {
+            engine: E::default(),
+            cache: Mutex::default(),
+        }
     }
 }
 
@@ -83,7 +102,8 @@ impl<E: WasmEngine> Fixtures<E> {
     }
     pub fn module(&self, name: &str) -> Module<E> {
         let cell = self.cache.lock().unwrap().entry(name.to_string()).or_default().clone();
-        cell.get_or_init(|| Module::new(&self.engine, &wasm_bytes(name)).unwrap_or_else(|e| panic!("compile {name}: {e}"))).clone()
+        cell.get_or_init(|| Module::new(&self.engine, &wasm_bytes(name)).unwrap_or_else(|e| panic!("compile {name}: {e}")))
+            .clone()
     }
 }
 

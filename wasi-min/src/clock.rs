@@ -25,7 +25,9 @@ pub struct SystemClock {
 #[cfg(feature = "std-clock")]
 impl Default for SystemClock {
     fn default() -> Self {
-        Self { origin: std::time::Instant::now() }
+        Self {
+            origin: std::time::Instant::now(),
+        }
     }
 }
 
@@ -56,7 +58,9 @@ pub struct ManualClock {
 impl ManualClock {
     /// A clock starting at `start_ns` on both time lines.
     pub fn new(start_ns: u64) -> Self {
-        Self { now: std::sync::Arc::new(start_ns.into()) }
+        Self {
+            now: std::sync::Arc::new(start_ns.into()),
+        }
     }
     /// Moves time forward by `d`.
     pub fn advance(&self, d: Duration) {

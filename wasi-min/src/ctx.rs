@@ -60,6 +60,7 @@ impl WasiCtx {
 }
 
 /// Builds a [`WasiCtx`].
+#[derive(Default)]
 pub struct WasiCtxBuilder {
     args: Vec<Vec<u8>>,
     env: Vec<Vec<u8>>,
@@ -68,12 +69,6 @@ pub struct WasiCtxBuilder {
     stderr: Option<Sink>,
     clock: Option<Box<dyn Clock>>,
     random: Option<Box<dyn RandomSource>>,
-}
-
-impl Default for WasiCtxBuilder {
-    fn default() -> Self {
-        Self { args: vec![], env: vec![], stdin: None, stdout: None, stderr: None, clock: None, random: None }
-    }
 }
 
 impl WasiCtxBuilder {

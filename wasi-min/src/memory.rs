@@ -79,7 +79,11 @@ pub trait GuestMemory {
 }
 
 fn range(size: usize, addr: u64, len: usize) -> Result<std::ops::Range<usize>, MemoryError> {
-    let err = || MemoryError { addr, len: len as u64, size: size as u64 };
+    let err = || MemoryError {
+        addr,
+        len: len as u64,
+        size: size as u64,
+    };
     let start = usize::try_from(addr).map_err(|_| err())?;
     let end = start.checked_add(len).ok_or_else(err)?;
     if end > size {

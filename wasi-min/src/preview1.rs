@@ -380,7 +380,13 @@ mod imp {
                 let (_, len) = iovec(mem, iovs, i)?;
                 total = total.checked_add(len).ok_or(Errno::Inval)?;
             }
-            let WasiCtx { stdout, stderr, tap, scratch, .. } = ctx;
+            let WasiCtx {
+                stdout,
+                stderr,
+                tap,
+                scratch,
+                ..
+            } = ctx;
             let sink = if fd == 1 { stdout } else { stderr };
             for i in 0..iovs_len {
                 let (mut ptr, len) = iovec(mem, iovs, i)?;
@@ -410,16 +416,57 @@ mod imp {
     pub fn path_filestat_get(ctx: &mut WasiCtx, _: &mut dyn GuestMemory, fd: u32, _: u32, _: u32, _: u32, _: u32) -> Result<Errno, Exit> {
         no_fs(ctx, fd)
     }
-    pub fn path_filestat_set_times(ctx: &mut WasiCtx, _: &mut dyn GuestMemory, fd: u32, _: u32, _: u32, _: u32, _: u64, _: u64, _: u32) -> Result<Errno, Exit> {
+    pub fn path_filestat_set_times(
+        ctx: &mut WasiCtx,
+        _: &mut dyn GuestMemory,
+        fd: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u64,
+        _: u64,
+        _: u32,
+    ) -> Result<Errno, Exit> {
         no_fs(ctx, fd)
     }
-    pub fn path_link(ctx: &mut WasiCtx, _: &mut dyn GuestMemory, fd: u32, _: u32, _: u32, _: u32, _: u32, _: u32, _: u32) -> Result<Errno, Exit> {
+    pub fn path_link(
+        ctx: &mut WasiCtx,
+        _: &mut dyn GuestMemory,
+        fd: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+    ) -> Result<Errno, Exit> {
         no_fs(ctx, fd)
     }
-    pub fn path_open(ctx: &mut WasiCtx, _: &mut dyn GuestMemory, fd: u32, _: u32, _: u32, _: u32, _: u32, _: u64, _: u64, _: u32, _: u32) -> Result<Errno, Exit> {
+    pub fn path_open(
+        ctx: &mut WasiCtx,
+        _: &mut dyn GuestMemory,
+        fd: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u64,
+        _: u64,
+        _: u32,
+        _: u32,
+    ) -> Result<Errno, Exit> {
         no_fs(ctx, fd)
     }
-    pub fn path_readlink(ctx: &mut WasiCtx, _: &mut dyn GuestMemory, fd: u32, _: u32, _: u32, _: u32, _: u32, _: u32) -> Result<Errno, Exit> {
+    pub fn path_readlink(
+        ctx: &mut WasiCtx,
+        _: &mut dyn GuestMemory,
+        fd: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+        _: u32,
+    ) -> Result<Errno, Exit> {
         no_fs(ctx, fd)
     }
     pub fn path_remove_directory(ctx: &mut WasiCtx, _: &mut dyn GuestMemory, fd: u32, _: u32, _: u32) -> Result<Errno, Exit> {
@@ -473,7 +520,11 @@ mod imp {
                         let flags = mem.read_u16(at + 40)?;
                         let deadline = match now(ctx, id) {
                             Err(e) => {
-                                ready.push(Event { userdata, error: e, kind: EVENTTYPE_CLOCK });
+                                ready.push(Event {
+                                    userdata,
+                                    error: e,
+                                    kind: EVENTTYPE_CLOCK,
+                                });
                                 continue;
                             }
                             Ok(clock_now) if flags & SUBCLOCKFLAG_ABSTIME != 0 => {
@@ -508,7 +559,11 @@ mod imp {
             for &(userdata, deadline) in &timers {
                 // After sleeping, the earliest timer counts as fired even on a coarse clock.
                 if deadline <= after || (slept && Some(deadline) == first) {
-                    ready.push(Event { userdata, error: Errno::Success, kind: EVENTTYPE_CLOCK });
+                    ready.push(Event {
+                        userdata,
+                        error: Errno::Success,
+                        kind: EVENTTYPE_CLOCK,
+                    });
                 }
             }
             for (i, ev) in ready.iter().enumerate() {

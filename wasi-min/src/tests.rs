@@ -195,7 +195,10 @@ fn poll_oneoff_fd_subscriptions_are_ready_and_hostile_input_faults() {
     assert_eq!(mem.read_u32(400), Ok(1));
     assert_eq!(mem.read_u64(200), Ok(2));
     assert_eq!(call(&mut c, &mut mem, "poll_oneoff", &[0, 200, 0, 400]), Ok(Errno::Inval));
-    assert_eq!(call(&mut c, &mut mem, "poll_oneoff", &[0, 200, u32::MAX as u64, 400]), Ok(Errno::Fault));
+    assert_eq!(
+        call(&mut c, &mut mem, "poll_oneoff", &[0, 200, u32::MAX as u64, 400]),
+        Ok(Errno::Fault)
+    );
     assert_eq!(call(&mut c, &mut mem, "poll_oneoff", &[0, 500, 1, 400]), Ok(Errno::Fault));
     mem[8] = 9; // unknown tag
     assert_eq!(call(&mut c, &mut mem, "poll_oneoff", &[0, 200, 1, 400]), Ok(Errno::Inval));

@@ -39,7 +39,10 @@ impl WasmtimeEngine {
     }
     /// An engine with a custom wasmtime configuration.
     pub fn with_config(config: &wasmtime::Config) -> Result<Self, Error> {
-        let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate { engine: NAME, message: format!("{e:#}") })?;
+        let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate {
+            engine: NAME,
+            message: format!("{e:#}"),
+        })?;
         Ok(Self { engine })
     }
     /// The underlying wasmtime engine.
@@ -84,8 +87,13 @@ fn to_wasmtime_type(t: ValType) -> wasmtime::ValType {
 
 fn extern_type(t: &wasmtime::ExternType) -> ExternType {
     match t {
-        wasmtime::ExternType::Func(f) => ExternType::Func(FuncType::new(f.params().map(|p| val_type(&p)), f.results().map(|r| val_type(&r)))),
-        wasmtime::ExternType::Memory(m) => ExternType::Memory { min_pages: m.minimum(), max_pages: m.maximum() },
+        wasmtime::ExternType::Func(f) => {
+            ExternType::Func(FuncType::new(f.params().map(|p| val_type(&p)), f.results().map(|r| val_type(&r))))
+        }
+        wasmtime::ExternType::Memory(m) => ExternType::Memory {
+            min_pages: m.minimum(),
+            max_pages: m.maximum(),
+        },
         wasmtime::ExternType::Table(_) => ExternType::Table,
         wasmtime::ExternType::Global(_) => ExternType::Global,
         _ => ExternType::Other,
@@ -142,7 +150,9 @@ fn link(store: &mut Store<StoreData>, f: HostFunc) -> Func {
     Func::new(store, ty, move |mut caller, params, results| {
         let args: Vec<Val> = params.iter().map(from_wasmtime).collect();
         let mut outs = [Val::I32(0); 8];
-        let outs = outs.get_mut(..results.len()).ok_or_else(|| wasmtime::Error::msg("too many results"))?;
+        let outs = outs
+            .get_mut(..results.len())
+            .ok_or_else(|| wasmtime::Error::msg("too many results"))?;
         let r = match caller.data().memory {
             Some(memory) => {
                 let (mut bytes, data) = memory.data_and_store_mut(&mut caller);
@@ -168,56 +178,106 @@ impl WasmEngine for WasmtimeEngine {
             name: NAME,
             version: "48",
             kind: ExecutionKind::Compiler,
-            capabilities: Capabilities { memory_limit: true, fuel: false, deadline: false, serialize: true, send: true },
+            capabilities: Capabilities {
+                memory_limit: true,
+                fuel: false,
+                deadline: false,
+                serialize: true,
+                send: true,
+            },
         }
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
-        wasmtime::Module::new(&self.engine, wasm).map_err(|e| Error::Compile { engine: NAME, message: format!("{e:#}") })
+        wasmtime::Module::new(&self.engine, wasm).map_err(|e| Error::Compile {
+            engine: NAME,
+            message: format!("{e:#}"),
+        })
     }
 
     fn module_info(&self, module: &Self::Module) -> ModuleInfo {
         ModuleInfo {
             imports: module
                 .imports()
-                .map(|i| ImportDesc { module: i.module().to_string(), name: i.name().to_string(), ty: extern_type(&i.ty()) })
+                .map(|i| ImportDesc {
+                    module: i.module().to_string(),
+                    name: i.name().to_string(),
+                    ty: extern_type(&i.ty()),
+                })
                 .collect(),
-            exports: module.exports().map(|e| ExportDesc { name: e.name().to_string(), ty: extern_type(&e.ty()) }).collect(),
+            exports: module
+                .exports()
+                .map(|e| ExportDesc {
+                    name: e.name().to_string(),
+                    ty: extern_type(&e.ty()),
+                })
+                .collect(),
         }
     }
 
-    fn instantiate(&self, module: &Self::Module, state: HostState, imports: Vec<HostFunc>, limits: &Limits) -> Result<Self::Instance, Error> {
+    fn instantiate(
+        &self,
+        module: &Self::Module,
+        state: HostState,
+        imports: Vec<HostFunc>,
+        limits: &Limits,
+    ) -> Result<Self::Instance, Error> {
         if limits.fuel_per_tick.is_some() {
-            return Err(Error::Unsupported { engine: NAME, feature: "fuel limits" });
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: "fuel limits",
+            });
         }
         if limits.tick_deadline.is_some() {
-            return Err(Error::Unsupported { engine: NAME, feature: "tick deadlines" });
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: "tick deadlines",
+            });
         }
         let mut store_limits = StoreLimitsBuilder::new();
         if let Some(max) = limits.max_memory_bytes {
             store_limits = store_limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));
         }
-        let data = StoreData { host: state, memory: None, limits: store_limits.build() };
+        let data = StoreData {
+            host: state,
+            memory: None,
+            limits: store_limits.build(),
+        };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
         let externs: Vec<wasmtime::Extern> = imports.into_iter().map(|f| link(&mut store, f).into()).collect();
-        let failed = |e: wasmtime::Error| Error::Instantiate { engine: NAME, message: format!("{e:#}") };
+        let failed = |e: wasmtime::Error| Error::Instantiate {
+            engine: NAME,
+            message: format!("{e:#}"),
+        };
         let instance = Instance::new(&mut store, module, &externs).map_err(failed)?;
-        let memory = instance
-            .get_memory(&mut store, "memory")
-            .ok_or_else(|| Error::NotAReactor { reason: "it exports no `memory`".into() })?;
+        let memory = instance.get_memory(&mut store, "memory").ok_or_else(|| Error::NotAReactor {
+            reason: "it exports no `memory`".into(),
+        })?;
         store.data_mut().memory = Some(memory);
         let tick = instance.get_typed_func::<(), i32>(&mut store, "go_tick").map_err(failed)?;
-        Ok(WasmtimeInstance { store, instance, tick, memory, funcs: HashMap::new() })
+        Ok(WasmtimeInstance {
+            store,
+            instance,
+            tick,
+            memory,
+            funcs: HashMap::new(),
+        })
     }
 
     fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
-        module.serialize().map_err(|e| Error::Compile { engine: NAME, message: format!("{e:#}") })
+        module.serialize().map_err(|e| Error::Compile {
+            engine: NAME,
+            message: format!("{e:#}"),
+        })
     }
 
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Self::Module, Error> {
         // SAFETY: forwarded to the caller, who promises the bytes came from `serialize`.
-        unsafe { wasmtime::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Compile { engine: NAME, message: format!("{e:#}") })
+        unsafe { wasmtime::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Compile {
+            engine: NAME,
+            message: format!("{e:#}"),
+        })
     }
 }
 
