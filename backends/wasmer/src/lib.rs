@@ -305,7 +305,7 @@ fn to_wasmer(v: Val) -> Value {
 }
 
 fn trap(e: RuntimeError) -> Trap {
-    use wasmer::TrapCode as T;
+    use wasmer::sys::vm::TrapCode as T;
     let message = e.to_string();
     let kind = if e.is::<HostTrap>() {
         TrapKind::Host
