@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use common::{ExpectedExit, Fixtures, Io, expected};
 use go_reactor::{
-    Abi, Completion, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorExt, RunOptions, Val, ValType, WasmEngine,
-    run_async, run_with,
+    Abi, Caller, Completion, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorExt, RunOptions, TrapKind, Val, ValType,
+    WasmEngine, run_async, run_with,
 };
 
 /// Runs fixture `name` to completion with its expected args/env and checks stdout and ending.
@@ -285,13 +285,155 @@ pub fn not_a_reactor<E: WasmEngine>(fx: &Fixtures<E>) {
     assert!(matches!(typed, Error::ExportType { .. }), "{typed}");
 }
 
+pub fn typed_calls<E: WasmEngine>(fx: &Fixtures<E>) {
+    let io = Io::default();
+    let mut r = fx.module("exports").instantiate(io.config("exports")).unwrap();
+    assert_eq!(r.run().unwrap(), Completion::Idle);
+    assert_eq!(r.call_typed::<(i32, i32), i32>("add", (2, 3)).unwrap(), 5);
+    assert_eq!(r.call_typed::<(f64, f64), f64>("mul_f64", (2.0, 0.25)).unwrap(), 0.5);
+    let calls = r.stats().calls;
+    let err = r.call_typed::<(i32, i32), i64>("add", (2, 3)).unwrap_err();
+    assert!(matches!(err, Error::CallSignature { .. }), "{err}");
+    assert_eq!(r.stats().calls, calls, "a result type mismatch is caught before calling the guest");
+    // Typed host functions link like dynamic ones.
+    let log = Arc::new(Mutex::new(String::new()));
+    let sink = log.clone();
+    let add = HostFunc::wrap("env", "host_add", |_: &mut Caller<'_>, a: i32, b: i32| Ok::<_, HostError>(a + b));
+    let log_fn = HostFunc::wrap("env", "host_log", move |c: &mut Caller<'_>, ptr: i32, len: i32| {
+        sink.lock()
+            .map_err(|_| HostError::new("poisoned"))?
+            .push_str(&c.read_str(ptr as u32, len as u32)?);
+        Ok(())
+    });
+    let io = Io::default();
+    let mut r = fx
+        .module("hostcall")
+        .instantiate(io.config("hostcall").import(add).import(log_fn))
+        .unwrap();
+    assert_eq!(r.run().unwrap(), Completion::Exited(0));
+    assert_eq!(io.stdout.contents(), expected("hostcall").stdout.unwrap());
+    assert_eq!(*log.lock().unwrap(), "hello from go");
+}
+
+fn initial_memory(info: &go_reactor::ModuleInfo) -> u64 {
+    match info.export("memory") {
+        Some(go_reactor::ExternType::Memory { min_pages, .. }) => min_pages * 65536,
+        other => panic!("memory export: {other:?}"),
+    }
+}
+
+pub fn memory_limit<E: WasmEngine>(fx: &Fixtures<E>) {
+    let module = fx.module("exports");
+    let cap = initial_memory(module.info()) + (16 << 20);
+    let io = Io::default();
+    let instance = module.instantiate(io.config("exports").max_memory_bytes(cap));
+    if !fx.engine().info().capabilities.memory_limit {
+        assert!(
+            matches!(instance.map(|_| ()), Err(Error::Unsupported { .. })),
+            "an engine without memory limits must refuse one"
+        );
+        return;
+    }
+    let mut r = instance.unwrap();
+    assert_eq!(r.run().unwrap(), Completion::Idle);
+    r.call("alloc", &[Val::I32(1 << 20)]).unwrap(); // within the cap
+    // Beyond the cap memory.grow fails, and Go reports it as it would natively.
+    match r.call("alloc", &[Val::I32(64 << 20)]) {
+        Err(Error::GuestPanic { message, .. }) => assert!(message.contains("out of memory"), "{message}"),
+        other => panic!("expected Go's out-of-memory failure, got {other:?}"),
+    }
+    assert!(r.memory_size() <= cap, "memory {} exceeds the cap {cap}", r.memory_size());
+    assert!(matches!(r.call("add", &[Val::I32(1), Val::I32(1)]), Err(Error::Ended { .. })));
+}
+
+/// A reactor whose `go_tick` never returns: a runaway guest (a fault case Go cannot produce,
+/// since Go code yields at least at every allocation or channel operation).
+const RUNAWAY: &str = r#"(module (memory (export "memory") 1)
+    (func (export "_initialize")) (func (export "go_start_main"))
+    (func (export "go_tick") (result i32) (loop $l (br $l)) i32.const 0))"#;
+
+pub fn runaway_guest<E: WasmEngine>(fx: &Fixtures<E>) {
+    let caps = fx.engine().info().capabilities;
+    let module = go_reactor::Module::new(fx.engine(), &wat::parse_str(RUNAWAY).unwrap()).unwrap();
+    let deadline = module.instantiate(go_reactor::ReactorConfig::new().tick_deadline(Duration::from_millis(50)));
+    let fuel = module.instantiate(go_reactor::ReactorConfig::new().fuel_per_tick(10_000_000));
+    for (supported, instance, kind) in [
+        (caps.deadline, deadline, TrapKind::Interrupted),
+        (caps.fuel, fuel, TrapKind::OutOfFuel),
+    ] {
+        match (supported, instance) {
+            (true, Ok(mut r)) => {
+                match r.tick() {
+                    Err(Error::Trap { trap, export, .. }) => assert_eq!((trap.kind, export.as_str()), (kind, "go_tick")),
+                    other => panic!("expected {kind:?}, got {other:?}"),
+                }
+                assert!(matches!(r.tick(), Err(Error::Ended { .. })));
+            }
+            (false, Err(Error::Unsupported { .. })) => {}
+            (s, other) => panic!("supported={s}: unexpected {:?}", other.map(|_| ())),
+        }
+    }
+}
+
+pub fn module_cache<E: WasmEngine>(fx: &Fixtures<E>) {
+    let module = fx.module("hello");
+    let dir = std::env::temp_dir().join(format!("go-reactor-cache-test-{}-{}", fx.engine().info().name, std::process::id()));
+    let bytes = common::wasm_bytes("hello");
+    for _ in 0..2 {
+        // SAFETY: the directory was created by this test for its own cache files.
+        let cached = unsafe { go_reactor::Module::new_cached(fx.engine(), &bytes, &dir) }.unwrap();
+        let io = Io::default();
+        assert_eq!(
+            cached.instantiate(io.config("hello")).unwrap().run().unwrap(),
+            Completion::Exited(0)
+        );
+        assert_eq!(io.stdout.contents(), b"Hello from Go WASI reactor!\n");
+    }
+    match module.serialize() {
+        Ok(serialized) => {
+            assert!(fx.engine().info().capabilities.serialize);
+            // SAFETY: the bytes were serialized just above by the same engine.
+            let loaded = unsafe { go_reactor::Module::deserialize(fx.engine(), &serialized) }.unwrap();
+            let io = Io::default();
+            assert_eq!(
+                loaded.instantiate(io.config("hello")).unwrap().run().unwrap(),
+                Completion::Exited(0)
+            );
+            assert_eq!(io.stdout.contents(), b"Hello from Go WASI reactor!\n");
+            assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "one cache file, reused");
+        }
+        Err(Error::Unsupported { .. }) => assert!(!fx.engine().info().capabilities.serialize),
+        Err(e) => panic!("serialize: {e}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Runs fixture `name` on one engine as a command-line host would, returning its stdout.
+fn stdout_of<E: WasmEngine>(fx: &Fixtures<E>, name: &str) -> Vec<u8> {
+    let io = Io::default();
+    let [add, log] = host_imports(Arc::default());
+    let nop = HostFunc::wrap("env", "host_nop", |_: &mut Caller<'_>, x: i32| {
+        Ok::<_, HostError>(x.wrapping_add(1))
+    });
+    let mut r = fx
+        .module(name)
+        .instantiate(io.config(name).import(add).import(log).import(nop))
+        .unwrap();
+    let _ = r.run();
+    io.stdout.contents()
+}
+
 macro_rules! conformance {
     ($engine:ident, $ty:ty) => {
         mod $engine {
             use std::sync::LazyLock;
             static FIXTURES: LazyLock<crate::Fixtures<$ty>> = LazyLock::new(Default::default);
             conformance!(@tests hello timers exit_code panic deadlock busy args_env stdout_big initsleep legacy_hello
-                exports hostcall async_two_executors many_reactors_one_thread not_a_reactor);
+                exports hostcall async_two_executors many_reactors_one_thread not_a_reactor
+                typed_calls memory_limit runaway_guest module_cache);
+            pub fn stdout_of(name: &str) -> Vec<u8> {
+                crate::stdout_of(&FIXTURES, name)
+            }
         }
     };
     (@tests $($case:ident)*) => {
@@ -307,3 +449,28 @@ conformance!(wasmer, go_reactor::engines::WasmerEngine);
 conformance!(wasmi, go_reactor::engines::WasmiEngine);
 #[cfg(feature = "wasm3")]
 conformance!(wasm3, go_reactor::engines::Wasm3Engine);
+
+/// Every fixture's stdout is byte-identical on every enabled engine (and equal to native Go's
+/// where recorded). This is the only place `cpu` runs in the suite.
+#[test]
+fn stdout_identical_across_engines() {
+    #[allow(unused_mut)]
+    let mut engines: Vec<(&str, fn(&str) -> Vec<u8>)> = Vec::new();
+    #[cfg(feature = "wasmtime")]
+    engines.push(("wasmtime", wasmtime::stdout_of));
+    #[cfg(feature = "wasmer")]
+    engines.push(("wasmer", wasmer::stdout_of));
+    #[cfg(feature = "wasmi")]
+    engines.push(("wasmi", wasmi::stdout_of));
+    #[cfg(feature = "wasm3")]
+    engines.push(("wasm3", wasm3::stdout_of));
+    for name in common::FIXTURES {
+        let outputs: Vec<(&str, Vec<u8>)> = engines.iter().map(|(engine, run)| (*engine, run(name))).collect();
+        for (engine, out) in &outputs {
+            assert_eq!(out, &outputs[0].1, "{name}: {engine} and {} differ", outputs[0].0);
+            if let Some(want) = expected(name).stdout {
+                assert_eq!(out, &want, "{name} on {engine}: stdout differs from native Go");
+            }
+        }
+    }
+}

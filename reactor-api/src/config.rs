@@ -103,6 +103,20 @@ impl ReactorConfig {
         self.limits.max_memory_bytes = Some(bytes);
         self
     }
+    /// Fuel the guest may burn per tick or export call (engines with fuel metering); running out
+    /// ends the reactor with a [`TrapKind::OutOfFuel`](crate::TrapKind::OutOfFuel) trap. Go's
+    /// `_initialize` alone takes on the order of 10 million units, a 10 ms slice tens of millions.
+    pub fn fuel_per_tick(mut self, fuel: u64) -> Self {
+        self.limits.fuel_per_tick = Some(fuel);
+        self
+    }
+    /// Wall-clock budget per tick or export call (engines that can interrupt); a guest that
+    /// overruns it is stopped with a [`TrapKind::Interrupted`](crate::TrapKind::Interrupted) trap.
+    /// Set it well above the guest's 10 ms time slice: a Go program that yields never hits it.
+    pub fn tick_deadline(mut self, deadline: std::time::Duration) -> Self {
+        self.limits.tick_deadline = Some(deadline);
+        self
+    }
     /// All limits at once.
     pub fn limits(mut self, limits: Limits) -> Self {
         self.limits = limits;

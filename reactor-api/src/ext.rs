@@ -3,7 +3,8 @@
 use crate::error::{Error, Result};
 use crate::reactor::Reactor;
 use crate::run::Completion;
-use crate::value::Val;
+use crate::typed::WasmList;
+use crate::value::{ExternType, Val};
 
 /// Conveniences for every [`Reactor`], including `dyn Reactor`.
 pub trait ReactorExt: Reactor {
@@ -39,6 +40,28 @@ pub trait ReactorExt: Reactor {
                 name: format!("{name} (returning one i32)"),
             }),
         }
+    }
+    /// Calls an export with typed arguments and results, e.g.
+    /// `reactor.call_typed::<(i32, i32), i32>("add", (2, 3))`. The export's signature is checked
+    /// against `P` before the call and against `R` after it.
+    fn call_typed<P: WasmList, R: WasmList>(&mut self, name: &str, params: P) -> Result<R> {
+        if let Some(ExternType::Func(sig)) = self.module_info().export(name)
+            && sig.results() != R::types()
+        {
+            let problem = format!("the caller expects results {:?}", R::types());
+            return Err(Error::CallSignature {
+                name: name.to_string(),
+                problem,
+                signature: sig.clone(),
+            });
+        }
+        let vals = self.call(name, &params.into_vals())?;
+        // The export's result types were checked above, so this conversion cannot fail.
+        R::from_vals(&vals).ok_or_else(|| Error::NoSuchExport { name: name.to_string() })
+    }
+    /// Writes `data` into guest memory at `addr`.
+    fn write_bytes(&mut self, addr: u32, data: &[u8]) -> Result<()> {
+        self.write_memory(addr.into(), data)
     }
     /// The embedder's state, if it is a `T`.
     fn data<T: 'static>(&mut self) -> Option<&mut T> {

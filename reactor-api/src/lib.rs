@@ -23,6 +23,7 @@ pub mod host;
 mod module;
 mod reactor;
 pub mod run;
+pub mod typed;
 pub mod value;
 
 pub use config::ReactorConfig;
@@ -35,5 +36,6 @@ pub use reactor::{Abi, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};
+pub use typed::{IntoHostFn, WasmList, WasmTy};
 pub use value::{ExportDesc, ExternType, FuncType, ImportDesc, ModuleInfo, Val, ValType};
 pub use wasi_min;

@@ -60,6 +60,58 @@ impl<E: WasmEngine> Module<E> {
         })
     }
 
+    /// Serializes the compiled code (engines with [`Capabilities::serialize`](crate::Capabilities)),
+    /// to be loaded back by [`deserialize`](Self::deserialize) in this or another process.
+    pub fn serialize(&self) -> Result<Vec<u8>> {
+        self.engine.serialize(&self.raw)
+    }
+
+    /// Loads a module written by [`serialize`](Self::serialize), skipping compilation.
+    ///
+    /// # Safety
+    /// Serialized modules contain machine code that is run as is. The bytes must come from
+    /// `serialize` on the same engine version and configuration, from storage only you can
+    /// write: loading a tampered or foreign cache can execute arbitrary code.
+    pub unsafe fn deserialize(engine: &E, bytes: &[u8]) -> Result<Self> {
+        // SAFETY: the caller guarantees the bytes came from `serialize` (see above).
+        let raw = unsafe { engine.deserialize(bytes)? };
+        Self::from_compiled(engine, raw)
+    }
+
+    /// Compiles `wasm`, or loads it from `cache_dir` if an earlier call cached it there. The
+    /// cache file name covers the module bytes and the engine name and version; engines refuse
+    /// files from another version or configuration, which are then recompiled and rewritten.
+    /// On engines without serialization this simply compiles.
+    ///
+    /// # Safety
+    /// As for [`deserialize`](Self::deserialize): `cache_dir` must be writable only by you.
+    pub unsafe fn new_cached(engine: &E, wasm: &[u8], cache_dir: impl AsRef<std::path::Path>) -> Result<Self> {
+        let info = engine.info();
+        if !info.capabilities.serialize {
+            return Self::new(engine, wasm);
+        }
+        let key = fnv1a(&[info.name.as_bytes(), info.version.as_bytes(), wasm]);
+        let path = cache_dir.as_ref().join(format!("{}-{key:016x}.cwasm", info.name));
+        if let Ok(bytes) = std::fs::read(&path) {
+            // SAFETY: the caller guarantees the cache directory holds only our own files.
+            match unsafe { Self::deserialize(engine, &bytes) } {
+                Ok(m) => return Ok(m),
+                Err(e) => tracing::debug!(path = %path.display(), error = %e, "stale module cache entry; recompiling"),
+            }
+        }
+        let module = Self::new(engine, wasm)?;
+        let io = |source| Error::Io {
+            context: format!("cannot write module cache {}", path.display()),
+            source,
+        };
+        std::fs::create_dir_all(cache_dir.as_ref()).map_err(io)?;
+        // Write then rename, so a concurrent reader never sees a partial file.
+        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+        std::fs::write(&tmp, module.serialize()?).map_err(io)?;
+        std::fs::rename(&tmp, &path).map_err(io)?;
+        Ok(module)
+    }
+
     /// The engine's compiled module.
     pub fn raw(&self) -> &E::Module {
         &self.raw
@@ -82,6 +134,17 @@ impl<E: WasmEngine> Module<E> {
         let instance = self.engine.instantiate(&self.raw, state, imports, &config.limits)?;
         GoReactor::initialize(instance, self.engine.info(), self.info.clone())
     }
+}
+
+/// FNV-1a over several byte strings (a cache key, not a security boundary: the cache is trusted).
+fn fnv1a(parts: &[&[u8]]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for &b in part.iter().chain(&(part.len() as u64).to_le_bytes()) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
 }
 
 fn func(params: &[ValType], results: &[ValType]) -> FuncType {

@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use reactor_api::{
     Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
@@ -26,28 +28,89 @@ use wasmtime::{Func, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, T
 
 const NAME: &str = "wasmtime";
 
+/// How often the epoch advances when some reactor has a tick deadline.
+const EPOCH_PERIOD: Duration = Duration::from_millis(1);
+
+/// The epoch delta used when a reactor has no deadline (about 290 million years at 1 ms ticks).
+const NO_DEADLINE: u64 = 1 << 53;
+
+/// Optional engine features, fixed when the engine is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WasmtimeOptions {
+    /// Fuel metering, for [`Limits::fuel_per_tick`]. Costs run time (instrumented code): off by default.
+    pub fuel: bool,
+    /// Epoch interruption, for [`Limits::tick_deadline`]. Cheap (a check at loops and calls): on by default.
+    pub deadlines: bool,
+}
+
+impl Default for WasmtimeOptions {
+    fn default() -> Self {
+        Self {
+            fuel: false,
+            deadlines: true,
+        }
+    }
+}
+
 /// The wasmtime engine (a cheap handle; clones share compiled code).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct WasmtimeEngine {
     engine: wasmtime::Engine,
+    options: WasmtimeOptions,
+    ticker: Arc<OnceLock<()>>,
+}
+
+impl Default for WasmtimeEngine {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 impl WasmtimeEngine {
-    /// An engine with wasmtime's default configuration (Cranelift, optimising for speed).
+    /// An engine with wasmtime's default configuration (Cranelift, optimising for speed) and
+    /// [`WasmtimeOptions::default`]: deadlines available, no fuel.
     pub fn new() -> Self {
-        Self::default()
+        // Only an invalid configuration fails, and the default one is valid.
+        Self::with_options(WasmtimeOptions::default()).unwrap_or_else(|e| panic!("default wasmtime configuration rejected: {e}"))
     }
-    /// An engine with a custom wasmtime configuration.
-    pub fn with_config(config: &wasmtime::Config) -> Result<Self, Error> {
+    /// An engine with the given optional features.
+    pub fn with_options(options: WasmtimeOptions) -> Result<Self, Error> {
+        Self::with_config(&mut wasmtime::Config::new(), options)
+    }
+    /// An engine from a custom wasmtime configuration; `options` are applied on top of it.
+    pub fn with_config(config: &mut wasmtime::Config, options: WasmtimeOptions) -> Result<Self, Error> {
+        config.consume_fuel(options.fuel).epoch_interruption(options.deadlines);
         let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate {
             engine: NAME,
             message: format!("{e:#}"),
         })?;
-        Ok(Self { engine })
+        Ok(Self {
+            engine,
+            options,
+            ticker: Arc::default(),
+        })
     }
     /// The underlying wasmtime engine.
     pub fn inner(&self) -> &wasmtime::Engine {
         &self.engine
+    }
+
+    /// Starts (once per engine) the thread that advances the epoch, which ends when the engine
+    /// is dropped. Only engines whose reactors use deadlines pay for it.
+    fn start_ticker(&self) {
+        self.ticker.get_or_init(|| {
+            let weak = self.engine.weak();
+            let spawned = std::thread::Builder::new().name("go-reactor-epoch".into()).spawn(move || {
+                while let Some(engine) = weak.upgrade() {
+                    engine.increment_epoch();
+                    drop(engine);
+                    std::thread::sleep(EPOCH_PERIOD);
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!("cannot start the epoch thread, deadlines will not fire: {e}");
+            }
+        });
     }
 }
 
@@ -60,10 +123,29 @@ struct StoreData {
 /// A live wasmtime instance of a Go reactor.
 pub struct WasmtimeInstance {
     store: Store<StoreData>,
+    budget: Budget,
     instance: Instance,
     tick: TypedFunc<(), i32>,
     memory: Memory,
     funcs: HashMap<Box<str>, Func>,
+}
+
+/// The per-call limits, applied before every call into the guest.
+struct Budget {
+    fuel: Option<u64>,
+    epoch_ticks: Option<u64>,
+}
+
+impl Budget {
+    fn apply(&self, store: &mut Store<StoreData>) -> Result<(), Trap> {
+        if let Some(fuel) = self.fuel {
+            store.set_fuel(fuel).map_err(trap)?;
+        }
+        if let Some(ticks) = self.epoch_ticks {
+            store.set_epoch_deadline(ticks);
+        }
+        Ok(())
+    }
 }
 
 fn val_type(t: &wasmtime::ValType) -> ValType {
@@ -180,8 +262,8 @@ impl WasmEngine for WasmtimeEngine {
             kind: ExecutionKind::Compiler,
             capabilities: Capabilities {
                 memory_limit: true,
-                fuel: false,
-                deadline: false,
+                fuel: self.options.fuel,
+                deadline: self.options.deadlines,
                 serialize: true,
                 send: true,
             },
@@ -222,17 +304,30 @@ impl WasmEngine for WasmtimeEngine {
         imports: Vec<HostFunc>,
         limits: &Limits,
     ) -> Result<Self::Instance, Error> {
-        if limits.fuel_per_tick.is_some() {
+        if limits.fuel_per_tick.is_some() && !self.options.fuel {
             return Err(Error::Unsupported {
                 engine: NAME,
-                feature: "fuel limits",
+                feature: "fuel limits (create the engine with WasmtimeOptions { fuel: true, .. })",
             });
         }
-        if limits.tick_deadline.is_some() {
+        if limits.tick_deadline.is_some() && !self.options.deadlines {
             return Err(Error::Unsupported {
                 engine: NAME,
-                feature: "tick deadlines",
+                feature: "tick deadlines (this engine was created without them)",
             });
+        }
+        let budget = Budget {
+            fuel: self.options.fuel.then(|| limits.fuel_per_tick.unwrap_or(u64::MAX)),
+            // Without a deadline: a delta the epoch never reaches (wasmtime adds it to the current
+            // epoch, so u64::MAX itself would overflow once the ticker has run).
+            epoch_ticks: self.options.deadlines.then(|| {
+                limits
+                    .tick_deadline
+                    .map_or(NO_DEADLINE, |d| (d.as_nanos() / EPOCH_PERIOD.as_nanos()).max(1) as u64)
+            }),
+        };
+        if limits.tick_deadline.is_some() {
+            self.start_ticker();
         }
         let mut store_limits = StoreLimitsBuilder::new();
         if let Some(max) = limits.max_memory_bytes {
@@ -245,6 +340,13 @@ impl WasmEngine for WasmtimeEngine {
         };
         let mut store = Store::new(&self.engine, data);
         store.limiter(|d| &mut d.limits);
+        if self.options.deadlines {
+            store.epoch_deadline_trap();
+        }
+        budget.apply(&mut store).map_err(|t| Error::Instantiate {
+            engine: NAME,
+            message: t.message,
+        })?;
         let externs: Vec<wasmtime::Extern> = imports.into_iter().map(|f| link(&mut store, f).into()).collect();
         let failed = |e: wasmtime::Error| Error::Instantiate {
             engine: NAME,
@@ -258,6 +360,7 @@ impl WasmEngine for WasmtimeEngine {
         let tick = instance.get_typed_func::<(), i32>(&mut store, "go_tick").map_err(failed)?;
         Ok(WasmtimeInstance {
             store,
+            budget,
             instance,
             tick,
             memory,
@@ -294,6 +397,7 @@ impl EngineInstance for WasmtimeInstance {
                 f
             }
         };
+        self.budget.apply(&mut self.store)?;
         let params: Vec<wasmtime::Val> = args.iter().map(|&v| to_wasmtime(v)).collect();
         let mut outs: Vec<wasmtime::Val> = results.iter().map(|&v| to_wasmtime(v)).collect();
         func.call(&mut self.store, &params, &mut outs).map_err(trap)?;
@@ -304,6 +408,7 @@ impl EngineInstance for WasmtimeInstance {
     }
 
     fn tick(&mut self) -> Result<i32, Trap> {
+        self.budget.apply(&mut self.store)?;
         self.tick.call(&mut self.store, ()).map_err(trap)
     }
 
