@@ -48,7 +48,8 @@ pub trait ReactorExt: Reactor {
         if let Some(ExternType::Func(sig)) = self.module_info().export(name)
             && sig.results() != R::types()
         {
-            let problem = format!("the caller expects results {:?}", R::types());
+            let wanted: Vec<String> = R::types().iter().map(ToString::to_string).collect();
+            let problem = format!("the caller expects results ({})", wanted.join(", "));
             return Err(Error::CallSignature {
                 name: name.to_string(),
                 problem,

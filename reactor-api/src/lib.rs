@@ -15,6 +15,11 @@
 //! [`EngineInfo::capabilities`] says whether its reactors are.
 #![warn(missing_docs)]
 
+/// The traits needed to use reactors: `use go_reactor::prelude::*;`.
+pub mod prelude {
+    pub use crate::{AnyModule, Reactor, ReactorExt, WasmEngine};
+}
+
 mod config;
 pub mod engine;
 mod error;
