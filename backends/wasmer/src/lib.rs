@@ -96,6 +96,16 @@ impl WasmerEngine {
         }
     }
 
+    /// An engine with wasmer's single-pass compiler: much faster compilation, slower code.
+    /// Cargo feature `singlepass`.
+    #[cfg(feature = "singlepass")]
+    pub fn singlepass() -> Self {
+        Self {
+            engine: wasmer::sys::Singlepass::new().into(),
+            metering: false,
+        }
+    }
+
     /// An engine from a wasmer engine the caller configured (without metering).
     pub fn from_engine(engine: wasmer::Engine) -> Self {
         Self { engine, metering: false }
