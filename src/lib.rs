@@ -142,3 +142,8 @@ impl std::str::FromStr for EngineKind {
             .ok_or_else(|| format!("unknown engine `{s}` (expected one of: wasmtime, wasmer, wasmi, wasm3)"))
     }
 }
+
+/// The README's Rust examples, compiled as doctests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
