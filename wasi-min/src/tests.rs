@@ -21,8 +21,8 @@ fn ctx() -> (WasiCtx, SharedBuffer, SharedBuffer, ManualClock) {
     (ctx, out, err, clock)
 }
 
-fn call(ctx: &mut WasiCtx, mem: &mut Vec<u8>, name: &str, args: &[u64]) -> Result<Errno, Exit> {
-    function(name).unwrap().call(ctx, mem, args)
+fn call(ctx: &mut WasiCtx, mut mem: &mut [u8], name: &str, args: &[u64]) -> Result<Errno, Exit> {
+    function(name).unwrap().call(ctx, &mut mem, args)
 }
 
 #[test]
