@@ -25,7 +25,7 @@ fn main() -> Result<(), go_reactor::Error> {
         .map(|out| timers.instantiate(ReactorConfig::new().arg("timers").stdout(out.clone())))
         .collect::<Result<Vec<_>, _>>()?;
     let start = std::time::Instant::now();
-    let results = futures::executor::block_on(futures::future::join_all(reactors.iter_mut().map(|r| run_async(r))));
+    let results = futures::executor::block_on(futures::future::join_all(reactors.iter_mut().map(run_async)));
     let ok = results.iter().filter(|r| matches!(r, Ok(Completion::Exited(0)))).count();
     let same = outs.iter().all(|o| o.contents() == outs[0].contents());
     println!(

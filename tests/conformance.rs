@@ -258,7 +258,7 @@ pub fn many_reactors_one_thread<E: WasmEngine>(fx: &Fixtures<E>) {
     let module = fx.module("timers");
     let ios: Vec<Io> = (0..N).map(|_| Io::default()).collect();
     let mut reactors: Vec<_> = ios.iter().map(|io| module.instantiate(io.config("timers")).unwrap()).collect();
-    let runs = reactors.iter_mut().map(|r| run_async(r));
+    let runs = reactors.iter_mut().map(run_async);
     let outcomes = futures::executor::block_on(futures::future::join_all(runs));
     for (outcome, io) in outcomes.into_iter().zip(&ios) {
         assert_eq!(outcome.unwrap(), Completion::Exited(0));
