@@ -450,12 +450,15 @@ conformance!(wasmi, go_reactor::engines::WasmiEngine);
 #[cfg(feature = "wasm3")]
 conformance!(wasm3, go_reactor::engines::Wasm3Engine);
 
+/// Runs a fixture on one engine and returns its stdout.
+type StdoutOf = fn(&str) -> Vec<u8>;
+
 /// Every fixture's stdout is byte-identical on every enabled engine (and equal to native Go's
 /// where recorded). This is the only place `cpu` runs in the suite.
 #[test]
 fn stdout_identical_across_engines() {
     #[allow(unused_mut)]
-    let mut engines: Vec<(&str, fn(&str) -> Vec<u8>)> = Vec::new();
+    let mut engines: Vec<(&str, StdoutOf)> = Vec::new();
     #[cfg(feature = "wasmtime")]
     engines.push(("wasmtime", wasmtime::stdout_of));
     #[cfg(feature = "wasmer")]
