@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+mod bench;
 use go_reactor::{Completion, EngineKind, Error, ReactorConfig, ReactorExt};
 
 #[derive(Parser)]
@@ -19,6 +21,8 @@ enum Command {
     Run(RunArgs),
     /// List the compiled-in engines.
     Engines,
+    /// Time compile, instantiate + `_initialize` and run on each engine (and optionally Node.js).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -62,6 +66,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Run(args) => run(args),
+        Command::Bench(args) => bench::bench(args),
     }
 }
 

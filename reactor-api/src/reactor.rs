@@ -231,10 +231,11 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
     }
 
     fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>> {
-        let Some(ExternType::Func(sig)) = self.info.export(name) else {
+        // An `Arc` clone, not a copy of the signature: this is on every export call.
+        let info = self.info.clone();
+        let Some(ExternType::Func(sig)) = info.export(name) else {
             return Err(Error::NoSuchExport { name: name.to_string() });
         };
-        let sig = sig.clone();
         let problem = if args.len() != sig.params().len() {
             Some(format!("{} arguments given, {} expected", args.len(), sig.params().len()))
         } else {
@@ -256,7 +257,7 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
             return Err(Error::CallSignature {
                 name: name.to_string(),
                 problem,
-                signature: sig,
+                signature: sig.clone(),
             });
         }
         let span = tracing::debug_span!("call", engine = self.engine.name, export = name);

@@ -27,6 +27,8 @@ pub const FIXTURES: &[&str] = &[
     "initsleep",
     "legacy-hello",
     "cpu",
+    "pingpong",
+    "hostloop",
 ];
 
 pub fn guests_dir() -> PathBuf {

@@ -334,6 +334,9 @@ fn trap(e: RuntimeError) -> Trap {
     Trap::new(kind, message)
 }
 
+/// Host calls with at most this many parameters convert them without allocating.
+const INLINE_ARGS: usize = 16;
+
 /// Links one host function: converts values, lends the memory and the host state to it.
 fn link(store: &mut Store, env: &FunctionEnv<Env>, f: HostFunc) -> Function {
     let ty = wasmer::FunctionType::new(
@@ -342,14 +345,26 @@ fn link(store: &mut Store, env: &FunctionEnv<Env>, f: HostFunc) -> Function {
     );
     let n_results = f.ty().results().len();
     Function::new_with_env(store, env, ty, move |mut env: FunctionEnvMut<'_, Env>, params: &[Value]| {
-        let args: Vec<Val> = params.iter().map(from_wasmer).collect();
+        // Converted on the stack: this runs on every host call (Go calls `clock_time_get` several
+        // times per tick). wasmer's dynamic functions still allocate the result vector.
+        let (mut args_inline, args_heap): ([Val; INLINE_ARGS], Vec<Val>);
+        let args: &[Val] = if params.len() <= INLINE_ARGS {
+            args_inline = [Val::I32(0); INLINE_ARGS];
+            for (a, p) in args_inline.iter_mut().zip(params) {
+                *a = from_wasmer(p);
+            }
+            &args_inline[..params.len()]
+        } else {
+            args_heap = params.iter().map(from_wasmer).collect();
+            &args_heap
+        };
         let mut outs = [Val::I32(0); 8];
         let outs = outs.get_mut(..n_results).ok_or_else(|| RuntimeError::new("too many results"))?;
         let (data, store) = env.data_and_store_mut();
         let r = match &data.memory {
-            Some(memory) => f.call(&mut View(memory.view(&store)), &mut data.host, &args, outs),
+            Some(memory) => f.call(&mut View(memory.view(&store)), &mut data.host, args, outs),
             // Only reachable from a start function, which Go reactors do not have.
-            None => f.call(&mut Vec::new(), &mut data.host, &args, outs),
+            None => f.call(&mut Vec::new(), &mut data.host, args, outs),
         };
         r.map_err(|e| RuntimeError::user(Box::new(e)))?;
         Ok(outs.iter().map(|&v| to_wasmer(v)).collect())
