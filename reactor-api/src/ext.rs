@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Result};
 use crate::reactor::Reactor;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 use crate::run::Completion;
 use crate::typed::WasmList;
 use crate::value::{ExternType, Val};

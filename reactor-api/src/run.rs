@@ -203,6 +203,11 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
     }
     loop {
         match step(reactor, &mut opts)? {
+            // On the web a waker re-polls in a microtask, which runs before the page renders or
+            // handles input: yield through a zero `setTimeout` (a macrotask) instead.
+            #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+            Step::Again => futures_timer::Delay::new(Duration::ZERO).await,
+            #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
             Step::Again => YieldNow(false).await,
             Step::Sleep(d) => {
                 let delay = futures_timer::Delay::new(d);
@@ -217,8 +222,10 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
 }
 
 /// Returns `Pending` once so other tasks on the executor get a turn between busy ticks.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 struct YieldNow(bool);
 
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 impl Future for YieldNow {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {

@@ -17,6 +17,8 @@ pub struct WasiCtx {
     pub(crate) stdout: Sink,
     pub(crate) stderr: Sink,
     pub(crate) clock: Box<dyn Clock>,
+    /// The embedder chose the clock (so [`WasiCtx::set_default_clock`] leaves it alone).
+    pub(crate) clock_given: bool,
     pub(crate) random: Box<dyn RandomSource>,
     pub(crate) closed: [bool; 3],
     pub(crate) tap: StderrTap,
@@ -51,6 +53,18 @@ impl WasiCtx {
     /// The clock the guest sees (also used by the host to time ticks).
     pub fn clock(&self) -> &dyn Clock {
         &*self.clock
+    }
+    /// Installs `clock` unless the embedder chose one with [`WasiCtxBuilder::clock`], and says
+    /// whether it did. A backend for a target without `std::time` (the web backend on
+    /// wasm32-unknown-unknown, where `std::time::Instant` panics) supplies its platform's clock
+    /// this way, so a default configuration works there too.
+    pub fn set_default_clock(&mut self, clock: impl Clock + 'static) -> bool {
+        if self.clock_given {
+            return false;
+        }
+        self.clock = Box::new(clock);
+        self.clock_given = true;
+        true
     }
     /// Flushes stdout and stderr (called when a guest exits or traps, so no output is lost).
     pub fn flush(&mut self) {
@@ -136,6 +150,7 @@ impl WasiCtxBuilder {
             stdin: self.stdin,
             stdout: self.stdout.unwrap_or_else(sink::inherit_stdout),
             stderr: self.stderr.unwrap_or_else(sink::inherit_stderr),
+            clock_given: self.clock.is_some(),
             clock: self.clock.unwrap_or_else(default_clock),
             random: self.random.unwrap_or_else(default_random),
             closed: [false; 3],
@@ -146,11 +161,32 @@ impl WasiCtxBuilder {
     }
 }
 
-#[cfg(feature = "std-clock")]
+#[cfg(all(feature = "std-clock", not(all(target_arch = "wasm32", target_os = "unknown"))))]
 fn default_clock() -> Box<dyn Clock> {
     Box::new(crate::clock::SystemClock::default())
 }
-#[cfg(not(feature = "std-clock"))]
+/// `std::time` panics on wasm32-unknown-unknown: there the backend supplies the clock
+/// ([`WasiCtx::set_default_clock`]) and this placeholder is replaced before the guest runs.
+#[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
+fn default_clock() -> Box<dyn Clock> {
+    struct NoClock;
+    impl Clock for NoClock {
+        fn realtime_ns(&self) -> u64 {
+            panic!("{}", Self::MISSING)
+        }
+        fn monotonic_ns(&self) -> u64 {
+            panic!("{}", Self::MISSING)
+        }
+        fn sleep(&self, _: std::time::Duration) {
+            panic!("{}", Self::MISSING)
+        }
+    }
+    impl NoClock {
+        const MISSING: &str = "wasi-min: no clock on wasm32-unknown-unknown (std::time is unavailable): set one with WasiCtxBuilder::clock or use a backend that supplies it";
+    }
+    Box::new(NoClock)
+}
+#[cfg(all(not(feature = "std-clock"), not(all(target_arch = "wasm32", target_os = "unknown"))))]
 fn default_clock() -> Box<dyn Clock> {
     panic!("wasi-min built without `std-clock`: WasiCtxBuilder::clock must be set")
 }
@@ -161,4 +197,24 @@ fn default_random() -> Box<dyn RandomSource> {
 #[cfg(not(feature = "os-random"))]
 fn default_random() -> Box<dyn RandomSource> {
     panic!("wasi-min built without `os-random`: WasiCtxBuilder::random must be set")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::ManualClock;
+
+    #[test]
+    fn set_default_clock_replaces_only_a_default_clock() {
+        let mut ctx = WasiCtx::builder().clock(ManualClock::new(7)).build();
+        assert!(!ctx.set_default_clock(ManualClock::new(5)), "the embedder's clock stays");
+        assert_eq!(ctx.clock().monotonic_ns(), 7);
+        #[cfg(feature = "std-clock")]
+        {
+            let mut ctx = WasiCtx::builder().build();
+            assert!(ctx.set_default_clock(ManualClock::new(5)));
+            assert_eq!(ctx.clock().monotonic_ns(), 5);
+            assert!(!ctx.set_default_clock(ManualClock::new(9)), "only once");
+        }
+    }
 }
