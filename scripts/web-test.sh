@@ -11,6 +11,9 @@ export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
 tests=(cargo test -p reactor-web --target wasm32-unknown-unknown --test conformance)
 
+echo "web-test: clippy for wasm32-unknown-unknown"
+cargo clippy -p reactor-web -p go-reactor-web-demo --target wasm32-unknown-unknown --all-targets -- -D warnings
+
 echo "web-test: conformance under Node.js $(node --version)"
 "${tests[@]}"
 

@@ -251,17 +251,20 @@ impl WasmEngine for WebEngine {
             let (shared, stop) = (shared.clone(), stop.clone());
             Closure::<dyn Fn(u32, Array) -> JsValue>::new(move |index: u32, args: Array| dispatch(&shared, &stop, index, &args))
         };
-        let import_object = Object::new();
+        // Null prototypes throughout, so a module or import named like an Object.prototype member
+        // (`__proto__`, `toString`) is an ordinary property and nothing global is touched.
+        let null_proto_object = || {
+            let o = Object::new();
+            Reflect::set_prototype_of(&o, &JsValue::NULL).map(|_| o)
+        };
+        let import_object = null_proto_object().map_err(|e| failed(js_message(&e)))?;
         for (index, f) in imports.iter().enumerate() {
             let set_failed = |e: JsValue| failed(format!("cannot link `{}::{}`: {}", f.module(), f.name(), js_message(&e)));
             let module_key = JsValue::from_str(f.module());
             let namespace = match Reflect::get(&import_object, &module_key).map_err(set_failed)? {
                 ns if ns.is_object() => ns,
                 _ => {
-                    // A null prototype, so an import named like an Object.prototype member
-                    // (`__proto__`, `toString`) is an ordinary property.
-                    let ns = Object::new();
-                    Reflect::set_prototype_of(&ns, &JsValue::NULL).map_err(set_failed)?;
+                    let ns = null_proto_object().map_err(set_failed)?;
                     Reflect::set(&import_object, &module_key, &ns).map_err(set_failed)?;
                     ns.into()
                 }

@@ -506,3 +506,26 @@ fn proc_exit_and_bad_pointers() {
     assert!(matches!(r.tick(), Err(Error::Exited { code: 7 })));
     assert!(matches!(r.tick(), Err(Error::Ended { .. })));
 }
+
+/// Import names that are Object.prototype members are ordinary imports, and nothing global changes.
+#[wasm_bindgen_test]
+fn imports_named_like_object_members() {
+    let wat = r#"(module
+        (import "__proto__" "toString" (func $a (result i32)))
+        (import "constructor" "__proto__" (func $b (result i32)))
+        (memory (export "memory") 1)
+        (func (export "_initialize")) (func (export "go_start_main"))
+        (func (export "sum") (result i32) (i32.add (call $a) (call $b)))
+        (func (export "go_tick") (result i32) i32.const -1))"#;
+    let one = |m: &str, n: &str, v: i32| HostFunc::wrap(m.to_string(), n.to_string(), move |_: &mut Caller<'_>| Ok::<_, HostError>(v));
+    let config = ReactorConfig::new()
+        .import(one("__proto__", "toString", 40))
+        .import(one("constructor", "__proto__", 2));
+    let mut r = wat_module(wat).unwrap().instantiate(config).unwrap();
+    assert_eq!(r.call_i32("sum", &[]).unwrap(), 42);
+    let proto = js_sys::Object::get_prototype_of(&js_sys::Object::new().into());
+    assert!(
+        js_sys::Reflect::get(&proto, &"toString".into()).unwrap().is_function(),
+        "Object.prototype untouched"
+    );
+}
