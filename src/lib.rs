@@ -125,6 +125,40 @@ impl EngineKind {
             other => Err(Error::EngineUnavailable { engine: other.name() }),
         }
     }
+
+    /// Like [`compile`](Self::compile), through an on-disk cache of compiled code (see
+    /// [`Module::new_cached`]): on engines that can serialize (wasmtime, wasmer) a module compiled
+    /// once loads in milliseconds afterwards; the others simply compile.
+    ///
+    /// # Safety
+    /// As for [`Module::new_cached`]: `cache_dir` must be writable only by you, because its files
+    /// are loaded as machine code.
+    pub unsafe fn compile_cached(self, wasm: &[u8], cache_dir: &std::path::Path) -> Result<Box<dyn AnyModule>> {
+        // SAFETY (every arm): forwarded from this function's contract.
+        match self {
+            #[cfg(feature = "wasmtime")]
+            EngineKind::Wasmtime => Ok(Box::new(unsafe {
+                Module::new_cached(&engines::WasmtimeEngine::default(), wasm, cache_dir)?
+            })),
+            #[cfg(feature = "wasmer")]
+            EngineKind::Wasmer => Ok(Box::new(unsafe {
+                Module::new_cached(&engines::WasmerEngine::default(), wasm, cache_dir)?
+            })),
+            #[cfg(feature = "wasmi")]
+            EngineKind::Wasmi => Ok(Box::new(unsafe {
+                Module::new_cached(&engines::WasmiEngine::default(), wasm, cache_dir)?
+            })),
+            #[cfg(feature = "wasm3")]
+            EngineKind::Wasm3 => Ok(Box::new(unsafe {
+                Module::new_cached(&engines::Wasm3Engine::default(), wasm, cache_dir)?
+            })),
+            #[allow(unreachable_patterns)]
+            other => {
+                let _ = (wasm, cache_dir);
+                Err(Error::EngineUnavailable { engine: other.name() })
+            }
+        }
+    }
 }
 
 impl std::fmt::Display for EngineKind {

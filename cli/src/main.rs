@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod cache;
 use go_reactor::{Completion, EngineKind, Error, ReactorConfig, ReactorExt};
 
 #[derive(Parser)]
@@ -36,6 +37,13 @@ struct RunArgs {
     /// Cap the guest's linear memory, in MiB.
     #[arg(long, value_name = "MIB")]
     max_memory: Option<u64>,
+    /// Always compile; do not load or write the compiled-code cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Where compiled code is cached on engines that can serialize it (wasmtime, wasmer).
+    /// Default: $GO_REACTOR_CACHE_DIR, else $XDG_CACHE_HOME/go-reactor, else ~/.cache/go-reactor.
+    #[arg(long, value_name = "DIR", env = "GO_REACTOR_CACHE_DIR")]
+    cache_dir: Option<PathBuf>,
     /// The reactor module (.wasm).
     program: PathBuf,
     /// Arguments passed to the guest after its name.
@@ -104,7 +112,13 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(b) => b,
         Err(e) => return fail(HOST_FAILURE, &format!("cannot read {}: {e}", args.program.display())),
     };
-    let module = match engine.compile(&bytes) {
+    let cache_dir = if args.no_cache { None } else { cache::dir(args.cache_dir) };
+    let compiled = match &cache_dir {
+        // SAFETY: `cache::dir` only returns a directory that is ours and not writable by others.
+        Some(dir) => unsafe { engine.compile_cached(&bytes, dir) },
+        None => engine.compile(&bytes),
+    };
+    let module = match compiled {
         Ok(m) => m,
         // Engines' parse errors can span lines (e.g. a Debug-printed byte array): keep one line.
         Err(e) => return fail(HOST_FAILURE, &format!("{}: {}", args.program.display(), one_line(&e.to_string()))),

@@ -13,10 +13,20 @@ fn fixture(name: &str) -> PathBuf {
         .join(format!("{name}.wasm"))
 }
 
-/// Runs `go-reactor run [--engine E] [extra...] PROGRAM`.
+/// Runs `go-reactor run [--engine E] [extra...] PROGRAM`, with a compiled-code cache of the
+/// test's own (so the JIT engines compile each fixture once, not in every test).
 fn run(engine: Option<EngineKind>, extra: &[&str], program: &Path) -> Output {
+    run_with_cache(
+        &Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache"),
+        engine,
+        extra,
+        program,
+    )
+}
+
+fn run_with_cache(cache: &Path, engine: Option<EngineKind>, extra: &[&str], program: &Path) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-reactor"));
-    cmd.env_remove("GO_REACTOR_LOG").arg("run");
+    cmd.env_remove("GO_REACTOR_LOG").env("GO_REACTOR_CACHE_DIR", cache).arg("run");
     if let Some(engine) = engine {
         cmd.args(["--engine", engine.name()]);
     }
@@ -126,4 +136,62 @@ fn host_failures_exit_1_with_one_error_line() {
         assert!(lines[0].contains(want), "{engine:?} {}: {err} lacks {want:?}", program.display());
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `run` caches compiled code for engines that can serialize it, recovers from a damaged cache
+/// file, honours `--no-cache`, and refuses (with a warning) a directory others can write to.
+#[test]
+fn compiled_code_cache() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("cli-cache-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let hello = fixture("hello");
+    let cached_files = |dir: &Path, engine: EngineKind| -> Vec<PathBuf> {
+        let prefix = format!("{}-", engine.name());
+        std::fs::read_dir(dir)
+            .map(|rd| {
+                rd.filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with(&prefix)))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let ok = |out: &Output, what: &str| {
+        assert_eq!(out.status.code(), Some(0), "{what}: {}", stderr(out));
+        assert_eq!(stdout(out), "Hello from Go WASI reactor!\n", "{what}");
+        assert_eq!(stderr(out), "", "{what}");
+    };
+    for engine in engines() {
+        let serializes = engine.info().is_some_and(|i| i.capabilities.serialize);
+        let dir = root.join(engine.name());
+        ok(&run_with_cache(&dir, Some(engine), &[], &hello), "first run");
+        let files = cached_files(&dir, engine);
+        assert_eq!(files.len(), usize::from(serializes), "{engine}: {files:?}");
+        if let [file] = &files[..] {
+            let len = std::fs::metadata(file).unwrap().len();
+            ok(&run_with_cache(&dir, Some(engine), &[], &hello), "from the cache");
+            std::fs::write(file, b"not compiled code").unwrap();
+            ok(&run_with_cache(&dir, Some(engine), &[], &hello), "damaged cache file");
+            assert_eq!(
+                std::fs::metadata(file).unwrap().len(),
+                len,
+                "{engine}: the damaged file is rewritten"
+            );
+        }
+        let none = root.join(format!("{}-no-cache", engine.name()));
+        ok(&run_with_cache(&none, Some(engine), &["--no-cache"], &hello), "--no-cache");
+        assert!(cached_files(&none, engine).is_empty(), "{engine}: --no-cache wrote a file");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let shared = root.join("shared");
+        std::fs::create_dir_all(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let out = run_with_cache(&shared, None, &[], &hello);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        assert_eq!(stdout(&out), "Hello from Go WASI reactor!\n");
+        assert!(stderr(&out).starts_with("warning: not using module cache"), "{}", stderr(&out));
+        assert_eq!(std::fs::read_dir(&shared).unwrap().count(), 0, "nothing written to an unsafe cache");
+    }
+    std::fs::remove_dir_all(&root).ok();
 }

@@ -78,9 +78,15 @@ impl<E: WasmEngine> Module<E> {
         Self::from_compiled(engine, raw)
     }
 
-    /// Compiles `wasm`, or loads it from `cache_dir` if an earlier call cached it there. The
-    /// cache file name covers the module bytes and the engine name and version; engines refuse
-    /// files from another version or configuration, which are then recompiled and rewritten.
+    /// Compiles `wasm`, or loads it from `cache_dir` if an earlier call cached it there.
+    ///
+    /// The cache file is named by a SHA-256 of the module bytes and of the engine's
+    /// [`EngineInfo`](crate::EngineInfo) (name, version, configuration-dependent capabilities
+    /// such as fuel metering), so a module compiled under another configuration is never picked
+    /// up; engines also refuse files from another version or configuration, which are then
+    /// recompiled and rewritten. Files are written to a temporary name and renamed, so concurrent
+    /// processes never read a partial file. A cache that cannot be written (read-only or full
+    /// disk) is not an error: the module is returned and the failure logged (`tracing` warn).
     /// On engines without serialization this simply compiles.
     ///
     /// # Safety
@@ -90,25 +96,21 @@ impl<E: WasmEngine> Module<E> {
         if !info.capabilities.serialize {
             return Self::new(engine, wasm);
         }
-        let key = fnv1a(&[info.name.as_bytes(), info.version.as_bytes(), wasm]);
-        let path = cache_dir.as_ref().join(format!("{}-{key:016x}.cwasm", info.name));
+        let path = cache_dir.as_ref().join(cache_file_name(&info, wasm));
         if let Ok(bytes) = std::fs::read(&path) {
             // SAFETY: the caller guarantees the cache directory holds only our own files.
             match unsafe { Self::deserialize(engine, &bytes) } {
-                Ok(m) => return Ok(m),
-                Err(e) => tracing::debug!(path = %path.display(), error = %e, "stale module cache entry; recompiling"),
+                Ok(m) => {
+                    tracing::debug!(path = %path.display(), "module loaded from cache");
+                    return Ok(m);
+                }
+                Err(e) => tracing::debug!(path = %path.display(), error = %e, "unusable module cache entry; recompiling"),
             }
         }
         let module = Self::new(engine, wasm)?;
-        let io = |source| Error::Io {
-            context: format!("cannot write module cache {}", path.display()),
-            source,
-        };
-        std::fs::create_dir_all(cache_dir.as_ref()).map_err(io)?;
-        // Write then rename, so a concurrent reader never sees a partial file.
-        let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-        std::fs::write(&tmp, module.serialize()?).map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)?;
+        if let Err(e) = write_cache(&path, &module.serialize()?) {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write module cache");
+        }
         Ok(module)
     }
 
@@ -137,14 +139,28 @@ impl<E: WasmEngine> Module<E> {
 }
 
 /// FNV-1a over several byte strings (a cache key, not a security boundary: the cache is trusted).
-fn fnv1a(parts: &[&[u8]]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for &b in part.iter().chain(&(part.len() as u64).to_le_bytes()) {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+/// `<engine>-<sha256 of engine info and module>.cwasm`.
+fn cache_file_name(info: &crate::EngineInfo, wasm: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for part in [format!("{info:?}").as_bytes(), wasm] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
     }
-    h
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}-{hex}.cwasm", info.name)
+}
+
+/// Writes a cache file atomically (temporary file, then rename).
+fn write_cache(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path).inspect_err(|_| {
+        let _ = std::fs::remove_file(&tmp);
+    })
 }
 
 fn func(params: &[ValType], results: &[ValType]) -> FuncType {
