@@ -34,10 +34,15 @@ pub mod engines {
     pub use reactor_wasmi::WasmiEngine;
     #[cfg(feature = "wasmtime")]
     pub use reactor_wasmtime::WasmtimeEngine;
+    #[cfg(all(feature = "web", target_arch = "wasm32", target_os = "unknown"))]
+    pub use reactor_web::{JsClock, JsSink, WebEngine};
 }
 
 cfg_if::cfg_if! {
-    if #[cfg(feature = "wasmtime")] {
+    if #[cfg(all(feature = "web", target_arch = "wasm32", target_os = "unknown"))] {
+        /// The default engine: on the web, the host's own WebAssembly engine.
+        pub type DefaultEngine = engines::WebEngine;
+    } else if #[cfg(feature = "wasmtime")] {
         /// The default engine: the first enabled of wasmtime, wasmer, wasmi, wasm3.
         pub type DefaultEngine = engines::WasmtimeEngine;
     } else if #[cfg(feature = "wasmer")] {
@@ -122,7 +127,10 @@ impl EngineKind {
             #[cfg(feature = "wasm3")]
             EngineKind::Wasm3 => Ok(Box::new(Module::new(&engines::Wasm3Engine::default(), wasm)?)),
             #[allow(unreachable_patterns)]
-            other => Err(Error::EngineUnavailable { engine: other.name() }),
+            other => {
+                let _ = wasm; // unused when no native engine is compiled in (e.g. on the web)
+                Err(Error::EngineUnavailable { engine: other.name() })
+            }
         }
     }
 
