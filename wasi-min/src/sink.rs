@@ -104,18 +104,26 @@ impl StderrTap {
         if self.panic_line.is_some() {
             return;
         }
-        for &b in data {
-            if b == b'\n' {
-                let line = String::from_utf8_lossy(&self.line);
-                if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
-                    self.panic_line = Some(line.into_owned());
-                    self.line.clear();
-                    return;
-                }
-                self.line.clear();
-            } else if self.line.len() < MAX_LINE {
-                self.line.push(b);
+        // memchr, not a byte loop: a guest may write gigabytes to stderr.
+        let mut rest = data;
+        while !rest.is_empty() {
+            let (part, newline) = match memchr::memchr(b'\n', rest) {
+                Some(i) => (&rest[..i], true),
+                None => (rest, false),
+            };
+            let room = MAX_LINE.saturating_sub(self.line.len());
+            self.line.extend_from_slice(&part[..part.len().min(room)]);
+            if !newline {
+                return;
             }
+            rest = &rest[part.len() + 1..];
+            let line = String::from_utf8_lossy(&self.line);
+            if line.starts_with("panic: ") || line.starts_with("fatal error: ") {
+                self.panic_line = Some(line.into_owned());
+                self.line.clear();
+                return;
+            }
+            self.line.clear();
         }
     }
     /// The last [`STDERR_TAIL_BYTES`] of stderr, lossily decoded.
