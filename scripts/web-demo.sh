@@ -15,7 +15,7 @@ build() {
   # its build.
   cargo build -p go-reactor-web-demo --target wasm32-unknown-unknown
   wasm-bindgen --target web --no-typescript --out-dir examples/web/pkg \
-    target/wasm32-unknown-unknown/debug/go_reactor_web_demo.wasm
+    "${CARGO_TARGET_DIR:-target}/wasm32-unknown-unknown/debug/go_reactor_web_demo.wasm"
   echo "web-demo: built examples/web/pkg"
 }
 
