@@ -9,7 +9,10 @@
 //! when the guest grows its memory). Everything else — validation, import resolution, the reactor
 //! state machine, error classification — is `reactor-api`'s, as on every engine.
 //!
-//! ```no_run
+//! (Not compiled as a doctest: doctests build for the host, where this crate is empty. The same
+//! code runs in `tests/conformance.rs`, `hello_default_config_and_async_compile`.)
+//!
+//! ```ignore
 //! use reactor_api::{Completion, Module, ReactorConfig, run_async};
 //! use reactor_web::{JsSink, WebEngine};
 //!
