@@ -62,6 +62,33 @@ pub struct Limits {
     pub tick_deadline: Option<Duration>,
 }
 
+impl Limits {
+    /// Refuses every limit that `engine` (as configured) cannot enforce, according to its
+    /// [`Capabilities`]: backends call this first in [`WasmEngine::instantiate`], so what an
+    /// engine refuses is exactly what its `info()` says it lacks.
+    pub fn check_supported(&self, engine: &EngineInfo) -> Result<(), Error> {
+        let c = engine.capabilities;
+        let refused = [
+            (self.max_memory_bytes.is_some() && !c.memory_limit, "memory limits"),
+            (
+                self.fuel_per_tick.is_some() && !c.fuel,
+                "fuel limits (not enabled in this engine's configuration)",
+            ),
+            (
+                self.tick_deadline.is_some() && !c.deadline,
+                "tick deadlines (not enabled in this engine's configuration)",
+            ),
+        ];
+        match refused.into_iter().find(|&(refused, _)| refused) {
+            Some((_, feature)) => Err(Error::Unsupported {
+                engine: engine.name,
+                feature,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 /// A WebAssembly engine adapter.
 ///
 /// Engines are cheap handles (`Clone` shares the underlying engine), like `wasmtime::Engine`.
@@ -80,6 +107,8 @@ pub trait WasmEngine: Clone + 'static {
     /// Instantiates `module`. `imports` holds one host function per module import, in the
     /// module's import order, already checked against the declared types. Must not run any
     /// export (there is no start function in a Go reactor; `_initialize` is called later).
+    /// A limit the engine cannot enforce is an [`Error::Unsupported`], never ignored:
+    /// implementations start with [`Limits::check_supported`].
     fn instantiate(
         &self,
         module: &Self::Module,

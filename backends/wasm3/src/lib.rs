@@ -641,24 +641,7 @@ impl WasmEngine for Wasm3Engine {
         imports: Vec<HostFunc>,
         limits: &Limits,
     ) -> Result<Self::Instance, Error> {
-        if limits.max_memory_bytes.is_some() {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "memory limits",
-            });
-        }
-        if limits.fuel_per_tick.is_some() {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "fuel limits",
-            });
-        }
-        if limits.tick_deadline.is_some() {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "tick deadlines",
-            });
-        }
+        limits.check_supported(&self.info())?;
         if !matches!(module.info.export("memory"), Some(ExternType::Memory { .. })) {
             return Err(Error::NotAReactor {
                 reason: "it exports no `memory`".into(),

@@ -433,18 +433,7 @@ impl WasmEngine for WasmerEngine {
         imports: Vec<HostFunc>,
         limits: &Limits,
     ) -> Result<Self::Instance, Error> {
-        if limits.fuel_per_tick.is_some() && !self.metering {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "fuel limits (use WasmerEngine::with_metering)",
-            });
-        }
-        if limits.tick_deadline.is_some() {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "tick deadlines",
-            });
-        }
+        limits.check_supported(&self.info())?;
         // A clone shares the compiled code; only this instance's store sees the memory cap.
         let mut engine = module.engine.clone();
         if let Some(max) = limits.max_memory_bytes {

@@ -372,18 +372,7 @@ impl WasmEngine for WasmiEngine {
         imports: Vec<HostFunc>,
         limits: &Limits,
     ) -> Result<Self::Instance, Error> {
-        if limits.fuel_per_tick.is_some() && !self.fuel {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "fuel limits on an engine without fuel metering",
-            });
-        }
-        if limits.tick_deadline.is_some() {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "tick deadlines",
-            });
-        }
+        limits.check_supported(&self.info())?;
         let mut store_limits = StoreLimitsBuilder::new();
         if let Some(max) = limits.max_memory_bytes {
             store_limits = store_limits.memory_size(usize::try_from(max).unwrap_or(usize::MAX));

@@ -355,18 +355,7 @@ impl WasmEngine for WasmtimeEngine {
         imports: Vec<HostFunc>,
         limits: &Limits,
     ) -> Result<Self::Instance, Error> {
-        if limits.fuel_per_tick.is_some() && !self.options.fuel {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "fuel limits (create the engine with WasmtimeOptions { fuel: true, .. })",
-            });
-        }
-        if limits.tick_deadline.is_some() && !self.options.deadlines {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "tick deadlines (this engine was created without them)",
-            });
-        }
+        limits.check_supported(&self.info())?;
         let budget = Budget {
             fuel: self.options.fuel.then(|| limits.fuel_per_tick.unwrap_or(u64::MAX)),
             // Without a deadline: a delta the epoch never reaches (wasmtime adds it to the current

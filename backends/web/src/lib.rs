@@ -225,18 +225,7 @@ impl WasmEngine for WebEngine {
         imports: Vec<HostFunc>,
         limits: &Limits,
     ) -> Result<Self::Instance, Error> {
-        if limits.fuel_per_tick.is_some() {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "fuel limits",
-            });
-        }
-        if limits.tick_deadline.is_some() {
-            return Err(Error::Unsupported {
-                engine: NAME,
-                feature: "tick deadlines",
-            });
-        }
+        limits.check_supported(&self.info())?;
         let failed = |message: String| Error::Instantiate { engine: NAME, message };
         let js_module = match limits.max_memory_bytes {
             Some(max) => compile_sync(&parse::cap_memory(&module.bytes, max / PAGE).map_err(failed)?)?,
