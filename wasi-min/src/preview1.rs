@@ -597,7 +597,11 @@ mod imp {
             while left > 0 {
                 let n = left.min(CHUNK);
                 ctx.scratch.resize(n, 0);
-                ctx.random.fill(&mut ctx.scratch);
+                // Fail closed: on a source error the guest gets EIO and none of these bytes.
+                if let Err(e) = ctx.random.fill(&mut ctx.scratch) {
+                    tracing::error!(error = %e, "random_get: the random source failed; returning EIO");
+                    return Err(Errno::Io);
+                }
                 mem.write(at, &ctx.scratch)?;
                 at += n as u64;
                 left -= n;

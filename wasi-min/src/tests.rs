@@ -129,6 +129,29 @@ fn random_get_fills_real_memory() {
     assert_eq!(call(&mut c, &mut mem, "random_get", &[199_999, 2]), Ok(Errno::Fault));
 }
 
+/// Fail closed: a source that cannot produce random bytes makes `random_get` return EIO and
+/// leaves the guest's buffer untouched, never filled with a predictable substitute.
+#[test]
+fn random_get_fails_closed() {
+    let mut c = WasiCtx::builder().random(crate::random::NoRandom).build();
+    let mut mem = vec![0u8; 1024];
+    assert_eq!(call(&mut c, &mut mem, "random_get", &[100, 64]), Ok(Errno::Io));
+    assert!(mem.iter().all(|&b| b == 0));
+    // A zero-length request asks the source for nothing, so it succeeds.
+    assert_eq!(call(&mut c, &mut mem, "random_get", &[100, 0]), Ok(Errno::Success));
+    // Bounds are checked before the source is asked: a bad pointer is still EFAULT.
+    assert_eq!(call(&mut c, &mut mem, "random_get", &[1020, 8]), Ok(Errno::Fault));
+}
+
+#[test]
+fn no_random_reports_its_error() {
+    use crate::random::{NoRandom, RandomError, RandomSource};
+    assert_eq!(
+        NoRandom.fill(&mut [0; 4]),
+        Err(RandomError::new("no random source (NoRandom)"))
+    );
+}
+
 #[test]
 fn clocks_and_stubs() {
     let (mut c, ..) = ctx();

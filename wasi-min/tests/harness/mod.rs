@@ -421,8 +421,9 @@ impl Read for Stdin {
 struct Constant;
 
 impl RandomSource for Constant {
-    fn fill(&mut self, buf: &mut [u8]) {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), wasi_min::random::RandomError> {
         buf.fill(RANDOM_BYTE);
+        Ok(())
     }
 }
 
