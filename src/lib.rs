@@ -20,7 +20,7 @@
 //! `all-engines`. [`DefaultEngine`] is the first enabled one in the order wasmtime, wasmer,
 //! wasmi, wasm3 (compilers first: they run Go code fastest). [`EngineKind`] picks an engine at
 //! run time and works through `dyn` [`AnyModule`] / [`Reactor`].
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub use reactor_api::*;
 
@@ -116,6 +116,10 @@ impl EngineKind {
     }
 
     /// Compiles `wasm` with a fresh engine of this kind and checks it is a Go reactor.
+    ///
+    /// # Errors
+    /// [`Error::EngineUnavailable`] when this engine is not compiled in; otherwise as
+    /// [`Module::new`].
     pub fn compile(self, wasm: &[u8]) -> Result<Box<dyn AnyModule>> {
         match self {
             #[cfg(feature = "wasmtime")]
@@ -141,6 +145,10 @@ impl EngineKind {
     /// # Safety
     /// As for [`Module::new_cached`]: `cache_dir` must be writable only by you, because its files
     /// are loaded as machine code.
+    ///
+    /// # Errors
+    /// [`Error::EngineUnavailable`] when this engine is not compiled in; otherwise as
+    /// [`Module::new_cached`].
     pub unsafe fn compile_cached(self, wasm: &[u8], cache_dir: &std::path::Path) -> Result<Box<dyn AnyModule>> {
         // SAFETY (every arm): forwarded from this function's contract.
         match self {
@@ -176,14 +184,40 @@ impl std::fmt::Display for EngineKind {
 }
 
 impl std::str::FromStr for EngineKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = UnknownEngine;
+    /// Parses an engine's command-line name, ignoring ASCII case.
+    ///
+    /// # Errors
+    /// [`UnknownEngine`] for a name that is none of `wasmtime`, `wasmer`, `wasmi`, `wasm3`
+    /// (whether or not that engine is compiled in: see [`EngineKind::is_available`]).
+    fn from_str(s: &str) -> std::result::Result<Self, UnknownEngine> {
         Self::ALL
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown engine `{s}` (expected one of: wasmtime, wasmer, wasmi, wasm3)"))
+            .ok_or_else(|| UnknownEngine { name: s.to_string() })
     }
 }
+
+/// The error of parsing an [`EngineKind`] from a name that is not an engine's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEngine {
+    name: String,
+}
+
+impl UnknownEngine {
+    /// The name that was given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for UnknownEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown engine `{}` (expected one of: wasmtime, wasmer, wasmi, wasm3)", self.name)
+    }
+}
+
+impl std::error::Error for UnknownEngine {}
 
 /// The README's Rust examples, compiled as doctests.
 #[doc = include_str!("../README.md")]

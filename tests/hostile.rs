@@ -1009,18 +1009,12 @@ pub fn runaway_guest_limits<E: WasmEngine>(engine: &E) {
         (
             info.capabilities.fuel,
             TrapKind::OutOfFuel,
-            Limits {
-                fuel_per_tick: Some(1_000_000),
-                ..Limits::default()
-            },
+            Limits::new().with_fuel_per_tick(1_000_000),
         ),
         (
             info.capabilities.deadline,
             TrapKind::Interrupted,
-            Limits {
-                tick_deadline: Some(Duration::from_millis(50)),
-                ..Limits::default()
-            },
+            Limits::new().with_tick_deadline(Duration::from_millis(50)),
         ),
     ];
     for (supported, kind, limits) in limits {

@@ -140,6 +140,7 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(Completion::Finished) => ExitCode::SUCCESS,
         Ok(Completion::Idle) => fail(GUEST_FAILURE, "deadlock: all goroutines are asleep and main has not returned"),
         Ok(Completion::Cancelled) => fail(GUEST_FAILURE, "cancelled"),
+        Ok(other) => fail(GUEST_FAILURE, &format!("run ended: {other:?}")),
         Err(e) => guest_error(e),
     }
 }

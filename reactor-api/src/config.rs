@@ -27,6 +27,17 @@ pub struct ReactorConfig {
     pub(crate) limits: Limits,
 }
 
+impl std::fmt::Debug for ReactorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The WASI builder holds sinks and sources that are not `Debug`; the imports and limits
+        // are what tells configurations apart.
+        f.debug_struct("ReactorConfig")
+            .field("imports", &self.imports)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for ReactorConfig {
     fn default() -> Self {
         Self {

@@ -13,7 +13,7 @@
 //!
 //! Reactors are not required to be `Send`: wasmer's and wasm3's stores are not. Each backend's
 //! [`EngineInfo::capabilities`] says whether its reactors are.
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 /// The traits needed to use reactors: `use go_reactor::prelude::*;`.
 pub mod prelude {
@@ -37,7 +37,7 @@ pub use error::{Error, Result, Trap, TrapKind};
 pub use ext::ReactorExt;
 pub use host::{Caller, HostError, HostFunc, HostState, HostTrap};
 pub use module::{AnyModule, Module, resolve_imports, validate};
-pub use reactor::{Abi, GoReactor, LoopResult, Reactor, Stats};
+pub use reactor::{Abi, Ending, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};

@@ -31,8 +31,54 @@ pub enum Abi {
     Legacy,
 }
 
-/// Counters of one reactor.
+/// How a reactor ended: what [`Reactor::ended`] reports (and [`Error::Ended`] carries) once the
+/// reactor accepts no further calls. Each variant matches the [`Error`] that ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ending {
+    /// The guest called `proc_exit` with this code ([`Error::Exited`]).
+    Exited(i32),
+    /// A Go panic or fatal error ([`Error::GuestPanic`]).
+    GuestPanic {
+        /// The `panic: …` or `fatal error: …` line.
+        message: String,
+    },
+    /// A trap without a Go panic message ([`Error::Trap`]).
+    Trap {
+        /// The export that was running.
+        export: String,
+        /// The trap.
+        trap: Trap,
+    },
+    /// An embedder's host function failed ([`Error::HostFunc`]).
+    HostFunc {
+        /// `module::name` of the import.
+        import: String,
+        /// The error it returned.
+        message: String,
+    },
+    /// `go_tick` returned a value outside the ABI ([`Error::InvalidTick`]).
+    InvalidTick(i32),
+    /// The module declared a reactor ABI this host does not know ([`Error::UnsupportedAbi`]).
+    UnsupportedAbi(i32),
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Exited(code) => write!(f, "exited with code {code}"),
+            Ending::GuestPanic { message } => write!(f, "Go panic: {message}"),
+            Ending::Trap { export, trap } => write!(f, "trap in `{export}`: {trap}"),
+            Ending::HostFunc { import, message } => write!(f, "host import `{import}` failed: {message}"),
+            Ending::InvalidTick(value) => write!(f, "go_tick returned invalid value {value}"),
+            Ending::UnsupportedAbi(version) => write!(f, "unsupported reactor ABI {version}"),
+        }
+    }
+}
+
+/// Counters of one reactor. Non-exhaustive: more counters may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// `go_tick` calls.
     pub ticks: u64,
@@ -57,24 +103,42 @@ pub trait Reactor {
     /// Imports and exports of the module.
     fn module_info(&self) -> &ModuleInfo;
     /// Queues `main.main` as a goroutine (once; later calls do nothing). It runs on the next ticks.
+    ///
+    /// # Errors
+    /// [`Error::Ended`] after the reactor ended; the guest's failures as for [`tick`](Self::tick).
     fn start_main(&mut self) -> Result<()>;
     /// Runs goroutines until none is runnable or the time slice is used up.
     ///
     /// When the guest ends during the tick, returns [`Error::Exited`] (`main` returned or
     /// `os.Exit`), [`Error::GuestPanic`] or [`Error::Trap`]; the reactor then refuses further calls.
+    ///
+    /// # Errors
+    /// [`Error::Exited`], [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`] (an
+    /// embedder's import failed) or [`Error::InvalidTick`] when the guest ends during the tick;
+    /// [`Error::Ended`] when it had ended before.
     fn tick(&mut self) -> Result<LoopResult>;
     /// Calls function export `name` (a `//go:wasmexport`) with `args`, checked against its signature.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchExport`] and [`Error::CallSignature`] (the reactor stays usable); the
+    /// guest's failures as for [`tick`](Self::tick); [`Error::Ended`] after the reactor ended.
     fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>>;
     /// Current linear memory size in bytes.
     fn memory_size(&mut self) -> u64;
     /// Copies guest memory at `addr` into `buf`.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the range is not inside guest memory (nothing is read).
     fn read_memory(&mut self, addr: u64, buf: &mut [u8]) -> Result<()>;
     /// Copies `data` into guest memory at `addr`.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the range is not inside guest memory (nothing is written).
     fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()>;
     /// Counters: ticks, calls, guest time, host calls.
     fn stats(&mut self) -> Stats;
     /// How the reactor ended, if it did (`None` while it accepts calls).
-    fn ended(&self) -> Option<&str>;
+    fn ended(&self) -> Option<&Ending>;
     /// The embedder's state given in the configuration.
     fn state(&mut self) -> &mut dyn Any;
 }
@@ -87,7 +151,7 @@ pub struct GoReactor<I> {
     info: Arc<ModuleInfo>,
     abi: Abi,
     main_started: bool,
-    ended: Option<String>,
+    ended: Option<Ending>,
     stats: Stats,
 }
 
@@ -111,7 +175,7 @@ impl<I: EngineInstance> GoReactor<I> {
                 Val::I32(1) => r.abi = Abi::V1,
                 other => {
                     let version = other.i32().unwrap_or(-1);
-                    r.end(format!("unsupported reactor ABI {version}"));
+                    r.end(Ending::UnsupportedAbi(version));
                     return Err(Error::UnsupportedAbi { version });
                 }
             }
@@ -126,15 +190,15 @@ impl<I: EngineInstance> GoReactor<I> {
 
     fn check_alive(&self) -> Result<()> {
         match &self.ended {
-            Some(reason) => Err(Error::Ended { reason: reason.clone() }),
+            Some(ending) => Err(Error::Ended { ending: ending.clone() }),
             None => Ok(()),
         }
     }
 
-    fn end(&mut self, reason: String) {
-        tracing::debug!(engine = self.engine.name, %reason, "reactor ended");
+    fn end(&mut self, ending: Ending) {
+        tracing::debug!(engine = self.engine.name, %ending, "reactor ended");
         self.inner.state().wasi.flush();
-        self.ended = Some(reason);
+        self.ended = Some(ending);
     }
 
     fn now_ns(&mut self) -> u64 {
@@ -161,28 +225,36 @@ impl<I: EngineInstance> GoReactor<I> {
         let stop = state.stop.take();
         let tap = state.wasi.stderr_tap();
         let (panic_line, stderr) = (tap.panic_line().map(str::to_string), tap.tail());
-        let err = match stop {
-            Some(Stop::Exit(code)) => Error::Exited { code },
-            Some(Stop::Failed { import, message }) => Error::HostFunc { import, message },
+        let export = export.to_string();
+        let (ending, err) = match stop {
+            Some(Stop::Exit(code)) => (Ending::Exited(code), Error::Exited { code }),
+            Some(Stop::Failed { import, message }) => (
+                Ending::HostFunc {
+                    import: import.clone(),
+                    message: message.clone(),
+                },
+                Error::HostFunc { import, message },
+            ),
             None => match panic_line {
-                Some(message) if trap.kind == crate::TrapKind::Unreachable => Error::GuestPanic {
-                    export: export.to_string(),
-                    message,
-                    stderr,
-                },
-                _ => Error::Trap {
-                    engine: self.engine.name,
-                    export: export.to_string(),
-                    trap,
-                    stderr,
-                },
+                Some(message) if trap.kind == crate::TrapKind::Unreachable => (
+                    Ending::GuestPanic { message: message.clone() },
+                    Error::GuestPanic { export, message, stderr },
+                ),
+                _ => (
+                    Ending::Trap {
+                        export: export.clone(),
+                        trap: trap.clone(),
+                    },
+                    Error::Trap {
+                        engine: self.engine.name,
+                        export,
+                        trap,
+                        stderr,
+                    },
+                ),
             },
         };
-        let reason = match &err {
-            Error::Exited { code } => format!("exited with code {code}"),
-            other => other.to_string(),
-        };
-        self.end(reason);
+        self.end(ending);
         err
     }
 }
@@ -221,7 +293,7 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
             Ok(0) => LoopResult::Ready,
             Ok(ms) if ms > 0 => LoopResult::Timer(Duration::from_millis(ms as u64)),
             Ok(value) => {
-                self.end(format!("go_tick returned invalid value {value}"));
+                self.end(Ending::InvalidTick(value));
                 return Err(Error::InvalidTick { value });
             }
             Err(trap) => return Err(self.fail("go_tick", trap)),
@@ -281,8 +353,8 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
             ..self.stats
         }
     }
-    fn ended(&self) -> Option<&str> {
-        self.ended.as_deref()
+    fn ended(&self) -> Option<&Ending> {
+        self.ended.as_ref()
     }
     fn state(&mut self) -> &mut dyn Any {
         &mut *self.inner.state().user

@@ -17,8 +17,9 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::reactor::{Abi, LoopResult, Reactor};
 
-/// How a run ended without an error.
+/// How a run ended without an error. Non-exhaustive: match it with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Completion {
     /// The guest called `proc_exit`: `main` returned (code 0) or called `os.Exit(code)`.
     Exited(i32),
@@ -104,6 +105,15 @@ pub struct RunOptions<'a> {
     cancel: Option<CancelToken>,
 }
 
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("on_tick", &self.on_tick.as_ref().map(|_| "FnMut(LoopResult)"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
 impl<'a> RunOptions<'a> {
     /// Default options: no hook, no cancellation.
     pub fn new() -> Self {
@@ -167,12 +177,22 @@ fn start<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Option<Completion>> {
 
 /// Starts `main` and ticks until the program exits, goes idle or fails, sleeping the thread on
 /// timers.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn run<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Completion> {
     run_with(reactor, RunOptions::new())
 }
 
 /// [`run`] with options.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn run_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) -> Result<Completion> {
     if let Some(done) = start(reactor)? {
@@ -192,11 +212,21 @@ pub fn run_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) 
 
 /// Starts `main` and ticks until the program exits, goes idle or fails, awaiting timers
 /// without blocking the executor.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 pub async fn run_async<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Completion> {
     run_async_with(reactor, RunOptions::new()).await
 }
 
 /// [`run_async`] with options.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) -> Result<Completion> {
     if let Some(done) = start(reactor)? {
         return Ok(done);

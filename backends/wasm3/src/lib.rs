@@ -77,7 +77,7 @@
 //! [`Wasm3Engine`] and [`Wasm3Module`] are `Send + Sync` (they hold only configuration and the
 //! validated bytes); each instance owns its own Wasm3 environment and runtime, which are **not**
 //! `Send`: a [`Wasm3Instance`] (and a reactor built on it) stays on the thread that created it.
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -169,6 +169,17 @@ impl Wasm3Module {
 struct StoreData {
     /// `None` only while a host function runs (lent to it, see [`Lent`]).
     host: Option<Box<HostState>>,
+}
+
+/// The version of the Wasm3 C library that `wasm3x` bundles (`EngineInfo::version`).
+pub const WASM3_VERSION: &str = "0.9";
+
+impl std::fmt::Debug for Wasm3Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wasm3Instance")
+            .field("exports_cached", &self.funcs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A live wasm3 instance of a Go reactor. Not `Send`.
@@ -600,18 +611,9 @@ impl WasmEngine for Wasm3Engine {
     type Instance = Wasm3Instance;
 
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "0.9",
-            kind: ExecutionKind::Interpreter,
-            capabilities: Capabilities {
-                memory_limit: false,
-                fuel: false,
-                deadline: false,
-                serialize: false,
-                send: false,
-            },
-        }
+        // The Wasm3 C library's version, which the `wasm3x` crate bundles and does not export
+        // as a constant (Wasm3 cannot serialize, so no cache key uses it).
+        EngineInfo::new(NAME, WASM3_VERSION, ExecutionKind::Interpreter, Capabilities::none())
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

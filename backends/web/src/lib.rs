@@ -196,18 +196,12 @@ impl WasmEngine for WebEngine {
     type Instance = WebInstance;
 
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "the host's WebAssembly",
-            kind: ExecutionKind::Compiler,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: false,
-                deadline: false,
-                serialize: false,
-                send: false,
-            },
-        }
+        EngineInfo::new(
+            NAME,
+            "the host's WebAssembly",
+            ExecutionKind::Compiler,
+            Capabilities::none().with_memory_limit(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
