@@ -33,7 +33,7 @@ pub mod engines {
     #[cfg(feature = "wasmi")]
     pub use reactor_wasmi::WasmiEngine;
     #[cfg(feature = "wasmtime")]
-    pub use reactor_wasmtime::WasmtimeEngine;
+    pub use reactor_wasmtime::{WasmtimeEngine, WasmtimeOptions};
     #[cfg(all(feature = "web", target_arch = "wasm32", target_os = "unknown"))]
     pub use reactor_web::{JsClock, JsSink, WebEngine};
 }
