@@ -41,7 +41,7 @@ pub use host::{Caller, HostError, HostFunc, HostState, HostTrap};
 pub use module::{AnyModule, Module, resolve_imports, validate};
 pub use reactor::{Abi, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
-pub use snapshot::{Snapshot, SnapshotError};
+pub use snapshot::{Snapshot, SnapshotError, preinitialize};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};
 pub use typed::{IntoHostFn, WasmList, WasmTy};

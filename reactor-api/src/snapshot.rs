@@ -232,6 +232,20 @@ impl Snapshot {
         self.pages.len()
     }
 
+    /// The whole linear memory, zero pages included.
+    pub fn memory_image(&self) -> Vec<u8> {
+        let mut image = vec![0u8; self.memory_size() as usize];
+        for (index, page) in &self.pages {
+            let at = *index as usize * PAGE;
+            image[at..at + PAGE].copy_from_slice(page);
+        }
+        image
+    }
+    /// The mutable globals: (index, value).
+    pub fn globals(&self) -> &[(u32, GlobalValue)] {
+        &self.globals
+    }
+
     /// Serializes the snapshot (format in the [module docs](self)).
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(128 + self.pages.len() * (PAGE + 4) + self.globals.len() * 13);
@@ -371,6 +385,36 @@ impl Snapshot {
             pages,
         })
     }
+}
+
+/// Writes a pre-initialized module: `wasm` (the module `snapshot` was taken from) with data
+/// segments and global initializers holding the snapshot's memory and globals, the
+/// [`PREINIT_EXPORT`] marker and the [`PREINIT_SECTION`] custom section (the original module's
+/// SHA-256). [`Module::instantiate`] recognizes the marker and skips `_initialize` (calling
+/// `go_reactor_restored` instead, when the module has it), so every instance starts with the
+/// runtime and package `init`s done.
+///
+/// The snapshot must be taken right after instantiation, before `main` was started.
+///
+/// # Errors
+/// [`SnapshotError::ModuleMismatch`] if `wasm` is not the snapshot's module,
+/// [`SnapshotError::Malformed`] if `main` was already started, [`SnapshotError::Rewrite`] if
+/// the module cannot be rewritten.
+pub fn preinitialize(snapshot: &Snapshot, wasm: &[u8]) -> Result<Vec<u8>, SnapshotError> {
+    let sha = module_sha256(wasm);
+    if sha != snapshot.module_sha256 {
+        return Err(SnapshotError::ModuleMismatch {
+            snapshot: hex(&snapshot.module_sha256),
+            module: hex(&sha),
+        });
+    }
+    if snapshot.main_started {
+        return Err(SnapshotError::Malformed {
+            what: "main was already started (pre-initialize right after instantiation)",
+        });
+    }
+    let with_state = reactor_rewrite::write_state(wasm, &snapshot.memory_image(), &snapshot.globals, &[(PREINIT_SECTION, &sha)])?;
+    Ok(reactor_rewrite::export_constant(&with_state, PREINIT_EXPORT, 1)?)
 }
 
 /// A bounds-checked little-endian reader.

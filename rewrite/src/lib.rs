@@ -257,6 +257,25 @@ pub fn add_state_accessors(wasm: &[u8]) -> Result<(Vec<u8>, Vec<MutableGlobal>)>
     Ok((out, globals))
 }
 
+/// Adds an exported function `name: () -> i32` returning `value` (a marker a host can see
+/// through any engine's export list, e.g. that a module is pre-initialized).
+pub fn export_constant(wasm: &[u8], name: &str, value: i32) -> Result<Vec<u8>> {
+    let mut body = wasm_encoder::Function::new([]);
+    body.instructions().i32_const(value).end();
+    rewrite(
+        wasm,
+        Edits {
+            funcs: vec![NewFunc {
+                export: name.to_string(),
+                params: vec![],
+                results: vec![wasm_encoder::ValType::I32],
+                body,
+            }],
+            ..Edits::default()
+        },
+    )
+}
+
 /// A copy of `wasm` whose defined memory may grow to at most `max_pages` (its own maximum if
 /// lower). [`Error::MemoryCap`] if its initial size is already above the cap.
 pub fn cap_memory(wasm: &[u8], max_pages: u64) -> Result<Vec<u8>> {

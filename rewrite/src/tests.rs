@@ -274,3 +274,12 @@ fn go_reactor_fixture_round_trips() {
     assert!(segments(&merged).len() < segments(&wasm).len() / 10);
     validate(&cap_memory(&wasm, 1 << 14).unwrap());
 }
+
+#[test]
+fn constant_export_is_added() {
+    let wasm = wat::parse_str(GO_LIKE).unwrap();
+    let out = export_constant(&wasm, "marker", 1).unwrap();
+    validate(&out);
+    assert_eq!(exports(&out).last().unwrap().0, "marker");
+    assert!(matches!(export_constant(&out, "marker", 1), Err(Error::Unsupported(_))));
+}
