@@ -256,3 +256,58 @@ fn hostile_snapshots_never_panic() {
         }
     }
 }
+
+/// Pre-initialized fixtures (`_initialize` done once, its state written into the module's data
+/// segments and global initializers) pass the conformance checks on every engine: same stdout
+/// (what `init` printed while pre-initializing, then the run's) and same ending as native Go.
+/// `args-env` is left out: `os.Args` and the environment are read during `_initialize`, so a
+/// pre-initialized module keeps those of the pre-initialization.
+#[test]
+fn preinitialized_fixtures_pass_conformance() {
+    let engines = EngineKind::available();
+    let mut modules = Modules::default();
+    for &name in common::FIXTURES.iter().filter(|n| !SKIPPED.contains(n) && **n != "args-env") {
+        let wasm = wasm_bytes(name);
+        let io0 = Io::default();
+        let snap = modules.get(engines[0], name).instantiate_dyn(io0.config(name)).unwrap().snapshot().unwrap();
+        let preinit = go_reactor::preinitialize(&snap, &wasm).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(preinit.len() < wasm.len() * 2, "{name}: the memory image is stored sparsely");
+        for &engine in &engines {
+            let plain_io = Io::default();
+            let want_end = ending(engine.compile(&wasm).unwrap().instantiate_dyn(plain_io.config(name)).unwrap().run());
+            let io = Io::default();
+            let module = engine.compile(&preinit).unwrap_or_else(|e| panic!("{name} on {engine}: {e}"));
+            let mut r = module.instantiate_dyn(io.config(name)).unwrap();
+            assert_eq!(ending(r.run()), want_end, "{name} pre-initialized on {engine}");
+            let mut out = io0.stdout.contents();
+            out.extend(io.stdout.contents());
+            assert!(out == plain_io.stdout.contents(), "{name} pre-initialized on {engine}: stdout differs");
+            if let Some(native) = expected(name).stdout {
+                assert!(out == native, "{name} pre-initialized on {engine}: stdout differs from native Go");
+            }
+        }
+    }
+}
+
+/// A pre-initialized module's instances are reseeded too (the `random` fixture).
+#[test]
+fn preinitialized_instances_get_fresh_random_seeds() {
+    let engine = EngineKind::available()[0];
+    let wasm = wasm_bytes("random");
+    let snap = engine
+        .compile_snapshottable(&wasm)
+        .unwrap()
+        .instantiate_dyn(Io::default().config("random"))
+        .unwrap()
+        .snapshot()
+        .unwrap();
+    let module = engine.compile(&go_reactor::preinitialize(&snap, &wasm).unwrap()).unwrap();
+    let outputs: Vec<String> = (0..2)
+        .map(|_| {
+            let io = Io::default();
+            assert_eq!(module.instantiate_dyn(io.config("random")).unwrap().run().unwrap(), Completion::Exited(0));
+            io.stdout.to_string_lossy()
+        })
+        .collect();
+    assert_ne!(outputs[0], outputs[1]);
+}
