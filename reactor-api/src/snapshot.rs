@@ -295,10 +295,12 @@ impl Snapshot {
         if version != FORMAT_VERSION {
             return Err(SnapshotError::UnsupportedVersion { found: version });
         }
-        let body_len = bytes.len().checked_sub(32).ok_or(SnapshotError::Truncated)?;
-        if body_len < MAGIC.len() + 4 {
+        // The fixed-size fields and the checksum: anything shorter cannot be a snapshot.
+        const MIN_LEN: usize = 8 + 4 + 32 + 4 + 8 + 8 + 1 + 4 + 4 + 4 + 4 + 32;
+        if bytes.len() < MIN_LEN {
             return Err(SnapshotError::Truncated);
         }
+        let body_len = bytes.len() - 32;
         if Sha256::digest(&bytes[..body_len]).as_slice() != &bytes[body_len..] {
             return Err(SnapshotError::Checksum);
         }
