@@ -43,9 +43,15 @@ fn snapshot<E: WasmEngine + Default>(c: &mut Criterion, name: &str) {
     g.sample_size(20)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(4));
-    g.bench_function(format!("{name}/module"), |b| b.iter(|| module.instantiate(config()).expect("instantiate")));
-    g.bench_function(format!("{name}/preinit"), |b| b.iter(|| preinit.instantiate(config()).expect("instantiate")));
-    g.bench_function(format!("{name}/snapshot"), |b| b.iter(|| snappable.restore(&snap, config()).expect("restore")));
+    g.bench_function(format!("{name}/module"), |b| {
+        b.iter(|| module.instantiate(config()).expect("instantiate"))
+    });
+    g.bench_function(format!("{name}/preinit"), |b| {
+        b.iter(|| preinit.instantiate(config()).expect("instantiate"))
+    });
+    g.bench_function(format!("{name}/snapshot"), |b| {
+        b.iter(|| snappable.restore(&snap, config()).expect("restore"))
+    });
     g.finish();
 
     let mut g = c.benchmark_group("snapshot");

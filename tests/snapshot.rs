@@ -59,7 +59,11 @@ fn snapshot_after(r: &mut dyn Reactor, k: u64) -> Snapshot {
         r,
         RunOptions::new().on_tick(|_| {
             ticks += 1;
-            if ticks == k { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if ticks == k {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         }),
     );
     assert_eq!(end.unwrap(), Completion::Cancelled, "stopped after tick {k}");
@@ -108,7 +112,11 @@ fn snapshot_resumes_on_every_engine() {
                 let mut out = io.stdout.contents();
                 out.extend(io2.stdout.contents());
                 assert_eq!(end, want_end, "{name}: {from} -> {to} after tick {k}: ending");
-                assert!(out == want_out, "{name}: {from} -> {to} after tick {k}: stdout differs\n{}", String::from_utf8_lossy(&out));
+                assert!(
+                    out == want_out,
+                    "{name}: {from} -> {to} after tick {k}: stdout differs\n{}",
+                    String::from_utf8_lossy(&out)
+                );
             }
         }
     }
@@ -136,7 +144,10 @@ fn restored_instances_get_fresh_random_seeds() {
             })
             .collect();
         assert!(outputs[0].starts_with("math/rand "), "{engine}: {outputs:?}");
-        assert_ne!(outputs[0], outputs[1], "{engine}: two restored instances printed the same random values");
+        assert_ne!(
+            outputs[0], outputs[1],
+            "{engine}: two restored instances printed the same random values"
+        );
     }
 }
 
@@ -148,7 +159,9 @@ fn guest_clock_continues_after_restore() {
     for engine in EngineKind::available() {
         let module = modules.get(engine, "timers");
         let io = Io::default();
-        let mut r = module.instantiate_dyn(io.config("timers").clock(ManualClock::new(50_000_000_000))).unwrap();
+        let mut r = module
+            .instantiate_dyn(io.config("timers").clock(ManualClock::new(50_000_000_000)))
+            .unwrap();
         r.start_main().unwrap();
         let delay = loop {
             if let LoopResult::Timer(d) = r.tick().unwrap() {
@@ -162,7 +175,11 @@ fn guest_clock_continues_after_restore() {
         let later = ManualClock::new(1_000_000_000);
         let io2 = Io::default();
         let mut resumed = module.restore_dyn(&snap, io2.config("timers").clock(later.clone())).unwrap();
-        assert_eq!(resumed.snapshot().unwrap().monotonic_ns(), snap.monotonic_ns(), "{engine}: time went back");
+        assert_eq!(
+            resumed.snapshot().unwrap().monotonic_ns(),
+            snap.monotonic_ns(),
+            "{engine}: time went back"
+        );
         later.advance(Duration::from_millis(3));
         assert_eq!(resumed.snapshot().unwrap().monotonic_ns(), snap.monotonic_ns() + 3_000_000);
         match resumed.tick().unwrap() {
@@ -196,7 +213,11 @@ fn refusals_are_typed_errors() {
         assert!(matches!(snapshot_error(e), SnapshotError::NotSnapshottable));
 
         // Another module's snapshot.
-        let e = modules.get(engine, "busy").restore_dyn(&snap, Io::default().config("busy")).err().unwrap();
+        let e = modules
+            .get(engine, "busy")
+            .restore_dyn(&snap, Io::default().config("busy"))
+            .err()
+            .unwrap();
         assert!(matches!(snapshot_error(e), SnapshotError::ModuleMismatch { .. }), "{engine}");
 
         // A reactor that has ended.
@@ -269,7 +290,12 @@ fn preinitialized_fixtures_pass_conformance() {
     for &name in common::FIXTURES.iter().filter(|n| !SKIPPED.contains(n) && **n != "args-env") {
         let wasm = wasm_bytes(name);
         let io0 = Io::default();
-        let snap = modules.get(engines[0], name).instantiate_dyn(io0.config(name)).unwrap().snapshot().unwrap();
+        let snap = modules
+            .get(engines[0], name)
+            .instantiate_dyn(io0.config(name))
+            .unwrap()
+            .snapshot()
+            .unwrap();
         let preinit = go_reactor::preinitialize(&snap, &wasm).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(preinit.len() < wasm.len() * 2, "{name}: the memory image is stored sparsely");
         for &engine in &engines {
@@ -281,7 +307,10 @@ fn preinitialized_fixtures_pass_conformance() {
             assert_eq!(ending(r.run()), want_end, "{name} pre-initialized on {engine}");
             let mut out = io0.stdout.contents();
             out.extend(io.stdout.contents());
-            assert!(out == plain_io.stdout.contents(), "{name} pre-initialized on {engine}: stdout differs");
+            assert!(
+                out == plain_io.stdout.contents(),
+                "{name} pre-initialized on {engine}: stdout differs"
+            );
             if let Some(native) = expected(name).stdout {
                 assert!(out == native, "{name} pre-initialized on {engine}: stdout differs from native Go");
             }
@@ -305,7 +334,10 @@ fn preinitialized_instances_get_fresh_random_seeds() {
     let outputs: Vec<String> = (0..2)
         .map(|_| {
             let io = Io::default();
-            assert_eq!(module.instantiate_dyn(io.config("random")).unwrap().run().unwrap(), Completion::Exited(0));
+            assert_eq!(
+                module.instantiate_dyn(io.config("random")).unwrap().run().unwrap(),
+                Completion::Exited(0)
+            );
             io.stdout.to_string_lossy()
         })
         .collect();

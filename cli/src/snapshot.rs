@@ -61,7 +61,11 @@ pub fn run_then_snapshot(reactor: &mut dyn Reactor, n: u64, path: &Path) -> Resu
         reactor,
         RunOptions::new().on_tick(|_| {
             ticks += 1;
-            if ticks >= n { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if ticks >= n {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         }),
     )?;
     if completion != Completion::Cancelled {

@@ -29,7 +29,10 @@ fn scratch(test: &str) -> PathBuf {
 fn go_reactor(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_go-reactor"))
         .env_remove("GO_REACTOR_LOG")
-        .env("GO_REACTOR_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache"))
+        .env(
+            "GO_REACTOR_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache"),
+        )
         .args(args)
         .output()
         .expect("cannot start go-reactor");
@@ -60,7 +63,16 @@ fn snapshot_then_resume_on_every_engine() {
     let timers = fixture("timers");
     for from in EngineKind::available() {
         let file = dir.join(format!("timers-{from}.snap"));
-        let out = go_reactor(&["run", "--engine", from.name(), "--snapshot-at-tick", "3", "--snapshot", path(&file), path(&timers)]);
+        let out = go_reactor(&[
+            "run",
+            "--engine",
+            from.name(),
+            "--snapshot-at-tick",
+            "3",
+            "--snapshot",
+            path(&file),
+            path(&timers),
+        ]);
         assert_eq!(out.status.code(), Some(0), "{from}: {}", text(&out.stderr));
         assert!(file.exists(), "{from}: no snapshot written");
         let first = text(&out.stdout);
@@ -76,7 +88,14 @@ fn snapshot_then_resume_on_every_engine() {
 fn a_program_that_ends_first_is_a_plain_run() {
     let dir = scratch("ends-first");
     let file = dir.join("never.snap");
-    let out = go_reactor(&["run", "--snapshot-at-tick", "1000", "--snapshot", path(&file), path(&fixture("exit"))]);
+    let out = go_reactor(&[
+        "run",
+        "--snapshot-at-tick",
+        "1000",
+        "--snapshot",
+        path(&file),
+        path(&fixture("exit")),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     assert_eq!(text(&out.stdout), expected_stdout("exit"));
     assert!(!file.exists());
@@ -86,7 +105,14 @@ fn a_program_that_ends_first_is_a_plain_run() {
 fn resume_refuses_another_module_and_damaged_files() {
     let dir = scratch("refusals");
     let file = dir.join("timers.snap");
-    let out = go_reactor(&["run", "--snapshot-at-tick", "2", "--snapshot", path(&file), path(&fixture("timers"))]);
+    let out = go_reactor(&[
+        "run",
+        "--snapshot-at-tick",
+        "2",
+        "--snapshot",
+        path(&file),
+        path(&fixture("timers")),
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_host_error(&go_reactor(&["resume", path(&file), path(&fixture("busy"))]), "another module");
 
@@ -98,8 +124,14 @@ fn resume_refuses_another_module_and_damaged_files() {
     assert_host_error(&go_reactor(&["resume", path(&damaged), path(&fixture("timers"))]), "checksum");
     std::fs::write(&damaged, &bytes[..100]).unwrap();
     assert_host_error(&go_reactor(&["resume", path(&damaged), path(&fixture("timers"))]), "truncated");
-    assert_host_error(&go_reactor(&["resume", path(&fixture("hello")), path(&fixture("timers"))]), "not a go-reactor snapshot");
-    assert_host_error(&go_reactor(&["resume", path(&dir.join("missing")), path(&fixture("timers"))]), "cannot read");
+    assert_host_error(
+        &go_reactor(&["resume", path(&fixture("hello")), path(&fixture("timers"))]),
+        "not a go-reactor snapshot",
+    );
+    assert_host_error(
+        &go_reactor(&["resume", path(&dir.join("missing")), path(&fixture("timers"))]),
+        "cannot read",
+    );
 }
 
 #[test]
@@ -123,5 +155,8 @@ fn preinit_writes_a_module_every_engine_runs() {
             assert_eq!(from_init.clone() + &text(&out.stdout), expected_stdout(name), "{name} on {run_on}");
         }
     }
-    assert_host_error(&go_reactor(&["preinit", path(&fixture("nope")), path(&dir.join("x.wasm"))]), "cannot read");
+    assert_host_error(
+        &go_reactor(&["preinit", path(&fixture("nope")), path(&dir.join("x.wasm"))]),
+        "cannot read",
+    );
 }

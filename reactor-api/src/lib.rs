@@ -41,9 +41,9 @@ pub use host::{Caller, HostError, HostFunc, HostState, HostTrap};
 pub use module::{AnyModule, Module, resolve_imports, validate};
 pub use reactor::{Abi, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
-pub use snapshot::{Snapshot, SnapshotError, preinitialize};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};
+pub use snapshot::{Snapshot, SnapshotError, preinitialize};
 pub use typed::{IntoHostFn, WasmList, WasmTy};
 pub use value::{ExportDesc, ExternType, FuncType, ImportDesc, ModuleInfo, Val, ValType};
 pub use wasi_min;

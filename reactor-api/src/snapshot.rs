@@ -594,7 +594,11 @@ impl<E: WasmEngine> Module<E> {
         reactor.snap = Some(snap);
         reactor.stats.ticks = snapshot.ticks;
         reactor.call_restored_hook()?;
-        tracing::debug!(engine = engine.name, pages = snapshot.memory_pages, "reactor restored from snapshot");
+        tracing::debug!(
+            engine = engine.name,
+            pages = snapshot.memory_pages,
+            "reactor restored from snapshot"
+        );
         Ok(reactor)
     }
 }
@@ -674,7 +678,10 @@ mod tests {
         let bytes = s.to_bytes();
         assert_eq!(&bytes[..8], MAGIC);
         assert_eq!(Snapshot::from_bytes(&bytes).unwrap(), s);
-        assert_eq!(bytes.len(), 8 + 4 + 32 + 4 + 8 + 8 + 1 + 5 + 4 + 4 + 3 * 13 + 4 + 4 + (4 + PAGE) + 32);
+        assert_eq!(
+            bytes.len(),
+            8 + 4 + 32 + 4 + 8 + 8 + 1 + 5 + 4 + 4 + 3 * 13 + 4 + 4 + (4 + PAGE) + 32
+        );
     }
 
     #[test]
@@ -684,10 +691,16 @@ mod tests {
         assert!(matches!(Snapshot::from_bytes(b"\0asm\x01\0\0\0"), Err(SnapshotError::BadMagic)));
         let mut v2 = bytes.clone();
         v2[8] = 2;
-        assert!(matches!(Snapshot::from_bytes(&v2), Err(SnapshotError::UnsupportedVersion { found: 2 })));
+        assert!(matches!(
+            Snapshot::from_bytes(&v2),
+            Err(SnapshotError::UnsupportedVersion { found: 2 })
+        ));
         for cut in [12, 40, 100, bytes.len() - 33, bytes.len() - 1] {
             let r = Snapshot::from_bytes(&bytes[..cut]);
-            assert!(matches!(r, Err(SnapshotError::Truncated | SnapshotError::Checksum)), "cut {cut}: {r:?}");
+            assert!(
+                matches!(r, Err(SnapshotError::Truncated | SnapshotError::Checksum)),
+                "cut {cut}: {r:?}"
+            );
         }
         // Every single bit flip past the header is caught by the checksum.
         for at in (12..bytes.len()).step_by(97) {
@@ -704,7 +717,10 @@ mod tests {
         };
         let mut abi = bytes.clone();
         abi[44] = 7;
-        assert!(matches!(Snapshot::from_bytes(&reseal(abi)), Err(SnapshotError::Malformed { what: "ABI" })));
+        assert!(matches!(
+            Snapshot::from_bytes(&reseal(abi)),
+            Err(SnapshotError::Malformed { what: "ABI" })
+        ));
         let mut pages = bytes.clone();
         let at = 8 + 4 + 32 + 4 + 8 + 8 + 1 + 5;
         pages[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());

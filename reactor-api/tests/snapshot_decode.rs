@@ -19,7 +19,10 @@ fn the_sample_is_valid() {
     let mut bytes = snapshot_harness::sample_body();
     bytes.extend_from_slice(&Sha256::digest(&bytes));
     let s = Snapshot::from_bytes(&bytes).expect("valid");
-    assert_eq!((s.memory_size(), s.stored_pages(), s.ticks(), s.engine()), (3 * 65536, 2, 3, "wasmi"));
+    assert_eq!(
+        (s.memory_size(), s.stored_pages(), s.ticks(), s.engine()),
+        (3 * 65536, 2, 3, "wasmi")
+    );
 }
 
 #[test]

@@ -99,7 +99,9 @@ impl ContinuedClock {
 
 impl std::fmt::Debug for ContinuedClock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContinuedClock").field("offset", &self.offset).finish_non_exhaustive()
+        f.debug_struct("ContinuedClock")
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
     }
 }
 

@@ -91,7 +91,9 @@ pub(crate) fn module_info(wasm: &[u8]) -> Result<ModuleInfo, String> {
                     let export = export.map_err(err)?;
                     let index = export.index as usize;
                     let ty = match export.kind {
-                        ExternalKind::Func | ExternalKind::FuncExact => funcs.get(index).map_or(ExternType::Other, |&t| func_type(&types, t)),
+                        ExternalKind::Func | ExternalKind::FuncExact => {
+                            funcs.get(index).map_or(ExternType::Other, |&t| func_type(&types, t))
+                        }
                         ExternalKind::Memory => memories.get(index).map_or(ExternType::Other, memory),
                         ExternalKind::Table => ExternType::Table,
                         ExternalKind::Global => ExternType::Global,
