@@ -115,6 +115,27 @@ impl EngineKind {
         }
     }
 
+    /// Compiles `wasm` for snapshots ([`Module::new_snapshottable`]) with a fresh engine of this
+    /// kind: its reactors can be [snapshotted](Reactor::snapshot) and it can
+    /// [restore](AnyModule::restore_dyn) snapshots taken on any engine.
+    pub fn compile_snapshottable(self, wasm: &[u8]) -> Result<Box<dyn AnyModule>> {
+        match self {
+            #[cfg(feature = "wasmtime")]
+            EngineKind::Wasmtime => Ok(Box::new(Module::new_snapshottable(&engines::WasmtimeEngine::default(), wasm)?)),
+            #[cfg(feature = "wasmer")]
+            EngineKind::Wasmer => Ok(Box::new(Module::new_snapshottable(&engines::WasmerEngine::default(), wasm)?)),
+            #[cfg(feature = "wasmi")]
+            EngineKind::Wasmi => Ok(Box::new(Module::new_snapshottable(&engines::WasmiEngine::default(), wasm)?)),
+            #[cfg(feature = "wasm3")]
+            EngineKind::Wasm3 => Ok(Box::new(Module::new_snapshottable(&engines::Wasm3Engine::default(), wasm)?)),
+            #[allow(unreachable_patterns)]
+            other => {
+                let _ = wasm;
+                Err(Error::EngineUnavailable { engine: other.name() })
+            }
+        }
+    }
+
     /// Compiles `wasm` with a fresh engine of this kind and checks it is a Go reactor.
     ///
     /// # Errors

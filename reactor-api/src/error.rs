@@ -234,6 +234,9 @@ pub enum Error {
         /// Engine name.
         engine: &'static str,
     },
+    /// Taking, reading or restoring a snapshot failed.
+    #[error("snapshot: {0}")]
+    Snapshot(#[source] crate::snapshot::SnapshotError),
     /// Reading module bytes or a cache failed.
     #[error("{context}: {source}")]
     Io {

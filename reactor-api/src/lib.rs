@@ -9,7 +9,8 @@
 //! - [`Reactor`] / [`GoReactor`]: start `main`, [`tick`](Reactor::tick), call exports, memory;
 //! - [`LoopResult`], [`Completion`], [`Error`];
 //! - [`run`](run::run) (sleeps on timers) and [`run_async`](run::run_async) (any executor);
-//! - [`HostFunc`]: WASI (from `wasi-min`) and embedder imports, linked the same way on every engine.
+//! - [`HostFunc`]: WASI (from `wasi-min`) and embedder imports, linked the same way on every engine;
+//! - [`Snapshot`]: a reactor frozen between ticks, resumed on any engine ([`snapshot`]).
 //!
 //! Reactors are not required to be `Send`: wasmer's and wasm3's stores are not. Each backend's
 //! [`EngineInfo::capabilities`] says whether its reactors are.
@@ -28,6 +29,7 @@ pub mod host;
 mod module;
 mod reactor;
 pub mod run;
+pub mod snapshot;
 pub mod typed;
 pub mod value;
 
@@ -41,6 +43,7 @@ pub use reactor::{Abi, Ending, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};
+pub use snapshot::{Snapshot, SnapshotError, preinitialize};
 pub use typed::{IntoHostFn, WasmList, WasmTy};
 pub use value::{ExportDesc, ExternType, FuncType, ImportDesc, ModuleInfo, Val, ValType};
 pub use wasi_min;

@@ -9,6 +9,7 @@ use crate::engine::WasmEngine;
 use crate::error::{Error, Result};
 use crate::host::{HostFunc, HostState};
 use crate::reactor::GoReactor;
+use crate::snapshot::{Snapshot, SnapshotSupport};
 use crate::value::{ExternType, FuncType, ModuleInfo, ValType};
 
 /// A compiled Go reactor for engine `E`. Compile and validate once, instantiate as often as
@@ -16,9 +17,11 @@ use crate::value::{ExternType, FuncType, ModuleInfo, ValType};
 /// [`instantiate`](Module::instantiate) shares the compiled code; wasm3 keeps the validated bytes
 /// and parses them per instance (its runtime cannot share a parsed module across threads).
 pub struct Module<E: WasmEngine> {
-    engine: E,
-    raw: E::Module,
-    info: Arc<ModuleInfo>,
+    pub(crate) engine: E,
+    pub(crate) raw: E::Module,
+    pub(crate) info: Arc<ModuleInfo>,
+    /// Set by [`Module::new_snapshottable`].
+    pub(crate) snap: Option<Arc<SnapshotSupport>>,
 }
 
 impl<E: WasmEngine> Clone for Module<E> {
@@ -27,6 +30,7 @@ impl<E: WasmEngine> Clone for Module<E> {
             engine: self.engine.clone(),
             raw: self.raw.clone(),
             info: self.info.clone(),
+            snap: self.snap.clone(),
         }
     }
 }
@@ -77,6 +81,7 @@ impl<E: WasmEngine> Module<E> {
             engine: engine.clone(),
             raw,
             info: Arc::new(info),
+            snap: None,
         })
     }
 
@@ -175,7 +180,9 @@ impl<E: WasmEngine> Module<E> {
         let imports = resolve_imports(&self.info, &config.imports)?;
         let state = HostState::new(config.wasi.build(), config.state);
         let instance = self.engine.instantiate(&self.raw, state, imports, &config.limits)?;
-        GoReactor::initialize(instance, self.engine.info(), self.info.clone())
+        let mut reactor = GoReactor::initialize(instance, self.engine.info(), self.info.clone())?;
+        reactor.snap = self.snap.clone();
+        Ok(reactor)
     }
 }
 
@@ -339,6 +346,8 @@ pub trait AnyModule {
     /// [`Error::Unsupported`] on engines whose reactors are not `Send` (checked before
     /// instantiating); otherwise as [`Module::instantiate`].
     fn instantiate_send(&self, config: ReactorConfig) -> Result<Box<dyn crate::Reactor + Send>>;
+    /// Resumes a reactor from a snapshot (see [`Module::restore`]).
+    fn restore_dyn(&self, snapshot: &Snapshot, config: ReactorConfig) -> Result<Box<dyn crate::Reactor>>;
 }
 
 impl<E: WasmEngine> AnyModule for Module<E> {
@@ -350,6 +359,9 @@ impl<E: WasmEngine> AnyModule for Module<E> {
     }
     fn instantiate_dyn(&self, config: ReactorConfig) -> Result<Box<dyn crate::Reactor>> {
         Ok(Box::new(self.instantiate(config)?))
+    }
+    fn restore_dyn(&self, snapshot: &Snapshot, config: ReactorConfig) -> Result<Box<dyn crate::Reactor>> {
+        Ok(Box::new(self.restore(snapshot, config)?))
     }
     fn instantiate_send(&self, config: ReactorConfig) -> Result<Box<dyn crate::Reactor + Send>> {
         let info = self.engine.info();

@@ -7,6 +7,7 @@ use std::time::Duration;
 use crate::engine::{EngineInfo, EngineInstance};
 use crate::error::{Error, Result, Trap};
 use crate::host::Stop;
+use crate::snapshot::{PREINIT_EXPORT, RESTORED_EXPORT, Snapshot, SnapshotSupport};
 use crate::value::{ExternType, ModuleInfo, Val};
 
 /// What one `go_tick` reported.
@@ -141,18 +142,29 @@ pub trait Reactor {
     fn ended(&self) -> Option<&Ending>;
     /// The embedder's state given in the configuration.
     fn state(&mut self) -> &mut dyn Any;
+    /// Freezes the reactor between two ticks into a [`Snapshot`] that
+    /// [`Module::restore`](crate::Module::restore) resumes on any engine.
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`]: the module was not compiled with
+    /// [`Module::new_snapshottable`](crate::Module::new_snapshottable), or the reactor has
+    /// ended. (A snapshot is only ever taken at a tick boundary: while a tick or host call runs,
+    /// the reactor is borrowed by it.)
+    fn snapshot(&mut self) -> Result<Snapshot>;
 }
 
 /// The [`Reactor`] implementation over any backend's [`EngineInstance`]: validation, the
 /// life-cycle state machine, error classification, counters and tracing, written once.
 pub struct GoReactor<I> {
     inner: I,
-    engine: EngineInfo,
+    pub(crate) engine: EngineInfo,
     info: Arc<ModuleInfo>,
-    abi: Abi,
-    main_started: bool,
-    ended: Option<Ending>,
-    stats: Stats,
+    pub(crate) abi: Abi,
+    pub(crate) main_started: bool,
+    pub(crate) ended: Option<Ending>,
+    pub(crate) stats: Stats,
+    /// Set when the module was compiled for snapshots.
+    pub(crate) snap: Option<Arc<SnapshotSupport>>,
 }
 
 impl<I: EngineInstance> GoReactor<I> {
@@ -166,8 +178,14 @@ impl<I: EngineInstance> GoReactor<I> {
             main_started: false,
             ended: None,
             stats: Stats::default(),
+            snap: None,
         };
-        r.invoke("_initialize", &[], &mut [])?;
+        if r.info.export(PREINIT_EXPORT).is_some() {
+            // A pre-initialized module: memory and globals already hold `_initialize`'s work.
+            r.call_restored_hook()?;
+        } else {
+            r.invoke("_initialize", &[], &mut [])?;
+        }
         if r.info.export("go_reactor_abi").is_some() {
             let mut v = [Val::I32(0)];
             r.invoke("go_reactor_abi", &[], &mut v)?;
@@ -181,6 +199,29 @@ impl<I: EngineInstance> GoReactor<I> {
             }
         }
         Ok(r)
+    }
+
+    /// A reactor over an instance whose memory and globals were just restored from a snapshot.
+    pub(crate) fn resumed(inner: I, engine: EngineInfo, info: Arc<ModuleInfo>, abi: Abi, main_started: bool) -> Self {
+        Self {
+            inner,
+            engine,
+            info,
+            abi,
+            main_started,
+            ended: None,
+            stats: Stats::default(),
+            snap: None,
+        }
+    }
+
+    /// Runs the runtime's `go_reactor_restored` export, when the module has it: it reseeds the
+    /// runtime's random state and re-reads args and env after a restore or pre-initialization.
+    pub(crate) fn call_restored_hook(&mut self) -> Result<()> {
+        if self.info.export(RESTORED_EXPORT).is_some() {
+            self.invoke(RESTORED_EXPORT, &[], &mut [])?;
+        }
+        Ok(())
     }
 
     /// The backend instance (for engine-specific needs).
@@ -358,6 +399,9 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
     }
     fn state(&mut self) -> &mut dyn Any {
         &mut *self.inner.state().user
+    }
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        self.take_snapshot()
     }
 }
 

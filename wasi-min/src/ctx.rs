@@ -66,6 +66,21 @@ impl WasiCtx {
         self.clock_given = true;
         true
     }
+    /// Makes the guest's monotonic clock continue from `ns`: from now on it reads `ns` plus the
+    /// time elapsed on the underlying clock, so a restored guest never sees time go back and
+    /// its pending timers keep their remaining delay. Wall-clock time is unchanged.
+    pub fn continue_monotonic_from(&mut self, ns: u64) {
+        let inner = std::mem::replace(&mut self.clock, Box::new(crate::clock::ManualClock::new(0)));
+        self.clock = Box::new(crate::clock::ContinuedClock::new(inner, ns));
+    }
+    /// Which of stdin, stdout and stderr the guest has closed (`fd_close`).
+    pub fn stdio_closed(&self) -> [bool; 3] {
+        self.closed
+    }
+    /// Marks stdin, stdout and stderr closed as in `closed` (restoring a guest's fd table).
+    pub fn set_stdio_closed(&mut self, closed: [bool; 3]) {
+        self.closed = closed;
+    }
     /// Flushes stdout and stderr (called when a guest exits or traps, so no output is lost).
     pub fn flush(&mut self) {
         let _ = self.stdout.flush();

@@ -240,3 +240,19 @@ fn stderr_panic_line_is_tapped() {
 }
 
 use crate::clock::Clock as _;
+
+#[test]
+fn continued_clock_starts_at_the_saved_reading_and_keeps_wall_time() {
+    let (mut ctx, _, _, clock) = ctx();
+    ctx.continue_monotonic_from(5_000_000);
+    assert_eq!(ctx.clock().monotonic_ns(), 5_000_000);
+    assert_eq!(ctx.clock().realtime_ns(), 1_000, "wall-clock time is the host's");
+    clock.advance(std::time::Duration::from_nanos(250));
+    assert_eq!(ctx.clock().monotonic_ns(), 5_000_250);
+    // Continuing from an earlier reading than the host's clock moves it back, never below 0.
+    ctx.continue_monotonic_from(10);
+    assert_eq!(ctx.clock().monotonic_ns(), 10);
+    assert_eq!(ctx.stdio_closed(), [false; 3]);
+    ctx.set_stdio_closed([false, true, false]);
+    assert_eq!(ctx.stdio_closed(), [false, true, false]);
+}
