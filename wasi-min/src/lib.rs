@@ -30,10 +30,13 @@
 pub mod clock;
 mod ctx;
 pub mod errno;
+mod fd;
+pub mod fs;
 pub mod memory;
 pub mod preview1;
 pub mod random;
 pub mod sink;
+pub mod stdin;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
