@@ -919,6 +919,8 @@ mod imp {
     ) -> Result<Errno, Exit> {
         let now = wall(ctx);
         done((|| {
+            // Both descriptors must be open (EBADF) before either is checked to be a directory.
+            ctx.fds.get(new_fd)?;
             let from = dir(ctx, old_fd)?;
             let to = dir(ctx, new_fd)?;
             let old_path = read_path(mem, old_path, old_len)?;
@@ -1045,6 +1047,7 @@ mod imp {
     ) -> Result<Errno, Exit> {
         let now = wall(ctx);
         done((|| {
+            ctx.fds.get(new_fd)?;
             let from = dir(ctx, fd)?;
             let to = dir(ctx, new_fd)?;
             let old_path = read_path(mem, old_path, old_len)?;
