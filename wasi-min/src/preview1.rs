@@ -2,9 +2,10 @@
 //!
 //! [`FUNCTIONS`] lists all 46 preview1 functions with their core-wasm signatures. Backends link
 //! whichever of them a module imports; each is called through [`WasiFunction::call`] with the raw
-//! arguments and a [`GuestMemory`]. Functions that need a filesystem or sockets answer with the
-//! errno a real host without preopens would give (`EBADF`, `ENOTDIR`, `ENOTSOCK`, …), so a
-//! program that probes for them degrades the way it would on a locked-down WASI host.
+//! arguments and a [`GuestMemory`]. The file-system functions work on the context's descriptor
+//! table (stdio, the preopens of [`crate::fs`], what the guest opened) with the errnos Linux
+//! gives; the socket functions answer `ENOTSOCK` (or `EBADF`), so a program that probes for them
+//! degrades the way it would on a WASI host without sockets.
 
 use std::io::Write;
 use std::time::Duration;
@@ -978,7 +979,9 @@ mod imp {
             };
             // Creating or truncating needs write access (std and cap-std refuse it too), a
             // directory can be neither.
-            if (o.directory && (o.create || o.truncate || o.write)) || ((o.create || o.truncate) && !o.write) {
+            let changes = o.create || o.truncate;
+            let invalid = if o.directory { o.write || changes } else { changes && !o.write };
+            if invalid {
                 return Err(Errno::Inval);
             }
             if d.read_only && (o.write || o.create || o.truncate) {

@@ -20,7 +20,7 @@ static NEXT_DEV: AtomicU64 = AtomicU64::new(0x6d65_6d00);
 
 const ROOT: u64 = 1;
 
-/// Default cap on the bytes all files of one tree may hold together (see [`MemFs::with_limit`]).
+/// Default cap (1 GiB) on the bytes all files of one [`MemFs`] may hold together (see [`MemFs::with_limit`]).
 pub const DEFAULT_LIMIT: u64 = 1 << 30;
 
 /// An in-memory file tree to preopen ([`Preopen::memory`](super::Preopen::memory)).

@@ -584,7 +584,7 @@ fn decode_path(input: &mut Input<'_>) -> Vec<u8> {
         parts.push(COMPONENTS[input.u8() as usize % COMPONENTS.len()]);
     }
     let mut p = parts.join("/").into_bytes();
-    if input.u8() % 8 == 0 {
+    if input.u8().is_multiple_of(8) {
         p.push(b'/');
     }
     p
@@ -714,7 +714,7 @@ pub fn run(data: &[u8], opts: &Options) -> Vec<Outcome> {
         1 => u64::MAX - u64::from(input.u16()),
         _ => u64::from(input.u32()) << 16,
     });
-    let read_only = input.u8() % 4 == 0;
+    let read_only = input.u8().is_multiple_of(4);
     let (tree, jail) = build_tree();
     // The tree starts the same every run: snapshot it once.
     static INITIAL: std::sync::OnceLock<(Snapshot, Snapshot)> = std::sync::OnceLock::new();
