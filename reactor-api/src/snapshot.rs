@@ -16,7 +16,10 @@
 //!   host's;
 //! - the runtime's random generators are reseeded when the module exports
 //!   `go_reactor_restored` (so instances restored from one snapshot do not share seeds);
-//! - stdio: which of fds 0-2 the guest closed. Buffered stdin is not part of a snapshot.
+//! - descriptors ([`wasi_min::FdFacts`]): which of fds 0-2 the guest closed and their flags, and
+//!   the preopened directories open at each fd, matched by guest path on restore (the restore's
+//!   configuration must preopen the same guest paths in the same order). A snapshot is refused
+//!   while the guest has files of its own open. Buffered stdin is not part of a snapshot.
 //!
 //! The byte format ([`Snapshot::to_bytes`]), all integers little-endian:
 //!
@@ -25,13 +28,14 @@
 //! | magic `GORSNAP\0` | 8 |
 //! | format version ([`FORMAT_VERSION`]) | 4 |
 //! | SHA-256 of the module bytes (as given, before any rewrite) | 32 |
-//! | ABI (0 legacy, 1), main started (0/1), closed stdio (bit mask), reserved 0 | 4 |
+//! | ABI (0 legacy, 1), main started (0/1), reserved 0, 0 | 4 |
 //! | guest monotonic clock, ns | 8 |
 //! | ticks run before the snapshot | 8 |
 //! | engine name: length (≤ 32), bytes | 1 + n |
 //! | memory size in 64 KiB pages (≤ 65536) | 4 |
 //! | globals: count (≤ 1024), then index u32, type u8 (0 i32, 1 i64, 2 f32, 3 f64), bits u64 | 4 + 13 n |
-//! | preopened directories: count (0 in this version) | 4 |
+//! | stdio fds 0-2: `fdflags` u16 each, `0xffff` if closed | 6 |
+//! | preopened directories: count (≤ 1024), then fd u32, guest path length u16 (≤ 4096), UTF-8 bytes | 4 + n (6 + len) |
 //! | stored pages: count, then page index u32 (ascending) and 65536 bytes; all-zero pages are skipped | 4 + 65540 n |
 //! | SHA-256 of everything above | 32 |
 
@@ -58,6 +62,11 @@ const MAX_PAGES: u32 = 65536;
 /// More globals than any Go module has (eight); bounds what a hostile file can make us allocate.
 const MAX_GLOBALS: u32 = 1024;
 const MAX_ENGINE_NAME: usize = 32;
+/// Bounds on what a hostile file can make us allocate for the descriptor facts.
+const MAX_PREOPENS: u32 = 1024;
+const MAX_GUEST_PATH: u16 = 4096;
+/// The stdio flags value of a closed stdio fd.
+const STDIO_CLOSED: u16 = 0xffff;
 
 /// Export a pre-initialized module has (added by `go-reactor preinit`): `_initialize` already
 /// ran, so instantiating skips it.
@@ -88,12 +97,10 @@ pub enum SnapshotError {
         /// How many.
         count: usize,
     },
-    /// The guest has files open that a snapshot cannot carry.
-    #[error("the guest has open files or directories beyond stdio ({what}); they cannot be saved")]
-    OpenFiles {
-        /// Which.
-        what: String,
-    },
+    /// The guest's descriptors cannot be saved (files of its own open), or the restore's
+    /// configuration lacks a preopen the guest had.
+    #[error("descriptors: {0}")]
+    Fds(#[from] wasi_min::FdFactsError),
     /// The bytes end before the snapshot does.
     #[error("the snapshot is truncated")]
     Truncated,
@@ -178,7 +185,7 @@ pub struct Snapshot {
     module_sha256: [u8; 32],
     abi: Abi,
     main_started: bool,
-    stdio_closed: [bool; 3],
+    fds: wasi_min::FdFacts,
     monotonic_ns: u64,
     ticks: u64,
     engine: String,
@@ -252,8 +259,7 @@ impl Snapshot {
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&self.module_sha256);
-        let closed = self.stdio_closed.iter().enumerate().fold(0u8, |m, (i, &c)| m | (u8::from(c) << i));
-        out.extend_from_slice(&[u8::from(self.abi == Abi::V1), u8::from(self.main_started), closed, 0]);
+        out.extend_from_slice(&[u8::from(self.abi == Abi::V1), u8::from(self.main_started), 0, 0]);
         out.extend_from_slice(&self.monotonic_ns.to_le_bytes());
         out.extend_from_slice(&self.ticks.to_le_bytes());
         let name = &self.engine.as_bytes()[..self.engine.len().min(MAX_ENGINE_NAME)];
@@ -272,7 +278,15 @@ impl Snapshot {
             out.push(ty);
             out.extend_from_slice(&bits.to_le_bytes());
         }
-        out.extend_from_slice(&0u32.to_le_bytes()); // preopens
+        for flags in self.fds.stdio {
+            out.extend_from_slice(&flags.unwrap_or(STDIO_CLOSED).to_le_bytes());
+        }
+        out.extend_from_slice(&(self.fds.preopens.len() as u32).to_le_bytes());
+        for (fd, guest) in &self.fds.preopens {
+            out.extend_from_slice(&fd.to_le_bytes());
+            out.extend_from_slice(&(guest.len() as u16).to_le_bytes());
+            out.extend_from_slice(guest.as_bytes());
+        }
         out.extend_from_slice(&(self.pages.len() as u32).to_le_bytes());
         for (index, page) in &self.pages {
             out.extend_from_slice(&index.to_le_bytes());
@@ -296,7 +310,7 @@ impl Snapshot {
             return Err(SnapshotError::UnsupportedVersion { found: version });
         }
         // The fixed-size fields and the checksum: anything shorter cannot be a snapshot.
-        const MIN_LEN: usize = 8 + 4 + 32 + 4 + 8 + 8 + 1 + 4 + 4 + 4 + 4 + 32;
+        const MIN_LEN: usize = 8 + 4 + 32 + 4 + 8 + 8 + 1 + 4 + 4 + 6 + 4 + 4 + 32;
         if bytes.len() < MIN_LEN {
             return Err(SnapshotError::Truncated);
         }
@@ -318,10 +332,9 @@ impl Snapshot {
             1 => true,
             _ => return Err(malformed("main-started flag")),
         };
-        if flags[2] & !0b111 != 0 || flags[3] != 0 {
-            return Err(malformed("stdio flags"));
+        if flags[2] != 0 || flags[3] != 0 {
+            return Err(malformed("reserved flags"));
         }
-        let stdio_closed = [flags[2] & 1 != 0, flags[2] & 2 != 0, flags[2] & 4 != 0];
         let monotonic_ns = r.u64()?;
         let ticks = r.u64()?;
         let name_len = usize::from(r.take(1)?[0]);
@@ -356,9 +369,33 @@ impl Snapshot {
             }
             globals.push((index, value));
         }
-        if r.u32()? != 0 {
-            return Err(malformed("preopened directories (this version saves none)"));
+        let mut stdio = [None; 3];
+        for slot in &mut stdio {
+            let flags = u16::from_le_bytes([r.take(1)?[0], r.take(1)?[0]]);
+            *slot = match flags {
+                STDIO_CLOSED => None,
+                f if f < 32 => Some(f),
+                _ => return Err(malformed("stdio flags")),
+            };
         }
+        let preopen_count = r.u32()?;
+        if preopen_count > MAX_PREOPENS {
+            return Err(malformed("preopen count"));
+        }
+        let mut preopens = Vec::with_capacity(preopen_count as usize);
+        for _ in 0..preopen_count {
+            let fd = r.u32()?;
+            let len = u16::from_le_bytes([r.take(1)?[0], r.take(1)?[0]]);
+            if len > MAX_GUEST_PATH {
+                return Err(malformed("preopen path length"));
+            }
+            let guest = std::str::from_utf8(r.take(usize::from(len))?).map_err(|_| malformed("preopen path"))?;
+            if fd < 3 || preopens.last().is_some_and(|&(last, _)| last >= fd) {
+                return Err(malformed("preopen fd"));
+            }
+            preopens.push((fd, guest.to_string()));
+        }
+        let fds = wasi_min::FdFacts { stdio, preopens };
         let page_count = r.u32()?;
         if page_count > memory_pages || page_count as usize > r.0.len() / (PAGE + 4) {
             return Err(malformed("page count"));
@@ -378,7 +415,7 @@ impl Snapshot {
             module_sha256,
             abi,
             main_started,
-            stdio_closed,
+            fds,
             monotonic_ns,
             ticks,
             engine,
@@ -544,7 +581,7 @@ impl<E: WasmEngine> Module<E> {
         let imports = resolve_imports(&self.info, &config.imports)?;
         let mut wasi = config.wasi.build();
         wasi.continue_monotonic_from(snapshot.monotonic_ns);
-        wasi.set_stdio_closed(snapshot.stdio_closed);
+        wasi.apply_fd_facts(&snapshot.fds).map_err(SnapshotError::Fds)?;
         let state = HostState::new(wasi, config.state);
         let engine = self.engine.info();
         let mut inner = self.engine.instantiate(&self.raw, state, imports, &config.limits)?;
@@ -635,12 +672,13 @@ impl<I: EngineInstance> GoReactor<I> {
             globals.push((g.index, from_val(v[0])));
         }
         let wasi = &inner.state().wasi;
-        let (monotonic_ns, stdio_closed) = (wasi.clock().monotonic_ns(), wasi.stdio_closed());
+        let fds = wasi.fd_facts().map_err(SnapshotError::Fds)?;
+        let monotonic_ns = wasi.clock().monotonic_ns();
         Ok(Snapshot {
             module_sha256: snap.sha256,
             abi: self.abi,
             main_started: self.main_started,
-            stdio_closed,
+            fds,
             monotonic_ns,
             ticks: self.stats.ticks,
             engine: engine.name.to_string(),
@@ -662,7 +700,10 @@ mod tests {
             module_sha256: [3; 32],
             abi: Abi::V1,
             main_started: true,
-            stdio_closed: [false, false, true],
+            fds: wasi_min::FdFacts {
+                stdio: [Some(4), Some(0), None],
+                preopens: vec![(3, "/".into()), (5, "/data".into())],
+            },
             monotonic_ns: 123_456_789,
             ticks: 4,
             engine: "wasmi".into(),
@@ -680,7 +721,7 @@ mod tests {
         assert_eq!(Snapshot::from_bytes(&bytes).unwrap(), s);
         assert_eq!(
             bytes.len(),
-            8 + 4 + 32 + 4 + 8 + 8 + 1 + 5 + 4 + 4 + 3 * 13 + 4 + 4 + (4 + PAGE) + 32
+            8 + 4 + 32 + 4 + 8 + 8 + 1 + 5 + 4 + 4 + 3 * 13 + 6 + 4 + (6 + 1) + (6 + 5) + 4 + (4 + PAGE) + 32
         );
     }
 

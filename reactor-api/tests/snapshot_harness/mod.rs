@@ -24,15 +24,15 @@ fn check(bytes: &[u8]) {
     }
 }
 
-/// The body (everything but the checksum) of a small valid snapshot: two globals, two pages of
-/// a three-page memory.
+/// The body (everything but the checksum) of a small valid snapshot: two globals, stdio facts,
+/// one preopen, two pages of a three-page memory.
 #[allow(dead_code)] // the property test's seed; the fuzz target starts from its own corpus
 pub fn sample_body() -> Vec<u8> {
     let mut b = Vec::new();
     b.extend_from_slice(b"GORSNAP\0");
     b.extend_from_slice(&1u32.to_le_bytes());
     b.extend_from_slice(&[7; 32]);
-    b.extend_from_slice(&[1, 1, 0b010, 0]);
+    b.extend_from_slice(&[1, 1, 0, 0]);
     b.extend_from_slice(&5_000_000_000u64.to_le_bytes());
     b.extend_from_slice(&3u64.to_le_bytes());
     b.push(5);
@@ -44,7 +44,14 @@ pub fn sample_body() -> Vec<u8> {
         b.push(ty);
         b.extend_from_slice(&bits.to_le_bytes());
     }
-    b.extend_from_slice(&0u32.to_le_bytes());
+    // stdio: stdin NONBLOCK, stdout closed, stderr plain; one preopen, `/` at fd 3.
+    for flags in [4u16, 0xffff, 0] {
+        b.extend_from_slice(&flags.to_le_bytes());
+    }
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&3u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.push(b'/');
     b.extend_from_slice(&2u32.to_le_bytes());
     for index in [0u32, 2] {
         b.extend_from_slice(&index.to_le_bytes());
