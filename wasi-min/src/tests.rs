@@ -314,7 +314,9 @@ fn nonblocking_stdin_is_eagain_then_data() {
     sender.join().unwrap();
     assert_eq!(call(&mut c, &mut mem, "fd_read", &[0, 0, 1, 16]), Ok(Errno::Success));
     assert_eq!(&mem[64..68], b"late");
-    // End of input: reads return 0, and stdin counts as ready.
+    // End of input (once the reader thread has seen it): reads return 0, and stdin counts as
+    // ready.
+    assert!(ready.wait_timeout(Duration::from_secs(3600)));
     assert_eq!(call(&mut c, &mut mem, "fd_read", &[0, 0, 1, 16]), Ok(Errno::Success));
     assert_eq!(mem.read_u32(16), Ok(0));
     assert!(ready.is_ready());
