@@ -9,7 +9,9 @@
 //! - [`Reactor`] / [`GoReactor`]: start `main`, [`tick`](Reactor::tick), call exports, memory;
 //! - [`LoopResult`], [`Completion`], [`Error`];
 //! - [`run`](run::run) (sleeps on timers) and [`run_async`](run::run_async) (any executor);
-//! - [`HostFunc`]: WASI (from `wasi-min`) and embedder imports, linked the same way on every engine.
+//! - [`HostFunc`]: WASI (from `wasi-min`) and embedder imports, linked the same way on every engine;
+//! - [`async_host`]: async host functions (Go awaits Rust futures) and byte host functions;
+//! - [`SdkExt`]: byte, string and JSON calls into Go handlers of the guest SDK.
 //!
 //! Reactors are not required to be `Send`: wasmer's and wasm3's stores are not. Each backend's
 //! [`EngineInfo::capabilities`] says whether its reactors are.
@@ -17,9 +19,10 @@
 
 /// The traits needed to use reactors: `use go_reactor::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AnyModule, Reactor, ReactorExt, WasmEngine};
+    pub use crate::{AnyModule, Reactor, ReactorExt, SdkExt, WasmEngine};
 }
 
+pub mod async_host;
 mod config;
 pub mod engine;
 mod error;
@@ -28,9 +31,11 @@ pub mod host;
 mod module;
 mod reactor;
 pub mod run;
+pub mod sdk;
 pub mod typed;
 pub mod value;
 
+pub use async_host::{AsyncCaller, AsyncHostFn, CallStatus, HostFuture};
 pub use config::ReactorConfig;
 pub use engine::{Capabilities, EngineInfo, EngineInstance, ExecutionKind, Limits, WasmEngine};
 pub use error::{Error, Result, Trap, TrapKind};
@@ -41,6 +46,7 @@ pub use reactor::{Abi, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};
+pub use sdk::SdkExt;
 pub use typed::{IntoHostFn, WasmList, WasmTy};
 pub use value::{ExportDesc, ExternType, FuncType, ImportDesc, ModuleInfo, Val, ValType};
 pub use wasi_min;

@@ -132,7 +132,9 @@ impl<E: WasmEngine> Module<E> {
     /// [`Reactor::start_main`](crate::Reactor::start_main).
     pub fn instantiate(&self, config: ReactorConfig) -> Result<GoReactor<E::Instance>> {
         let imports = resolve_imports(&self.info, &config.imports)?;
-        let state = HostState::new(config.wasi.build(), config.state);
+        crate::async_host::check_module(&self.info, &imports)?;
+        let mut state = HostState::new(config.wasi.build(), config.state);
+        state.calls.shared = config.shared;
         let instance = self.engine.instantiate(&self.raw, state, imports, &config.limits)?;
         GoReactor::initialize(instance, self.engine.info(), self.info.clone())
     }
@@ -244,7 +246,8 @@ pub fn resolve_imports(info: &ModuleInfo, user: &[HostFunc]) -> Result<Vec<HostF
                     Some(f) => HostFunc::wasi(f),
                     None => return Err(unresolved(" (not a WASI preview1 function)")),
                 },
-                None => return Err(unresolved(" (add it with ReactorConfig::import)")),
+                None if imp.module == crate::async_host::SDK_MODULE && imp.name == "take" => HostFunc::sdk_take(),
+                None => return Err(unresolved(" (add it with ReactorConfig::import, import_bytes or import_async)")),
             };
             if found.ty() != declared {
                 return Err(Error::ImportType {
