@@ -53,6 +53,9 @@ pub const RESOLVE_EXPORT: &str = "go_reactor_resolve";
 /// that starts more gets `EAGAIN` instead of growing host memory without bound.
 pub const MAX_OUTSTANDING: usize = 1 << 16;
 
+/// Results delivered per [`deliver_calls`](crate::Reactor::deliver_calls) before it yields.
+const DELIVERY_BATCH: usize = 256;
+
 /// How a byte host call ended, as the guest's `take` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(i32)]
@@ -395,6 +398,12 @@ impl<I: EngineInstance> GoReactor<I> {
     pub(crate) fn deliver_calls_impl(&mut self, cx: &mut Context<'_>) -> Result<usize> {
         let mut delivered = 0;
         while self.ended().is_none() {
+            if delivered == DELIVERY_BATCH {
+                // Hand control back (the loop ticks, an executor runs other tasks) and come back
+                // at once: thousands of results finishing together must not stall the thread.
+                cx.waker().wake_by_ref();
+                break;
+            }
             let calls = &mut self.instance().state().calls;
             if calls.in_flight.is_empty() {
                 break;
