@@ -276,6 +276,7 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
                     reactor: &mut *reactor,
                     delay: d.map(futures_timer::Delay::new),
                     token: opts.cancel.as_ref(),
+                    yielded: false,
                 }
                 .await?
             }
@@ -293,26 +294,35 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
 }
 
 /// Waits until a pending host call is delivered, the timer is due, or the run is cancelled.
+/// Always returns `Pending` at least once, so other tasks on the executor get a turn between
+/// two ticks even when results keep arriving.
 struct WaitCalls<'r, 't, R: ?Sized> {
     reactor: &'r mut R,
     delay: Option<futures_timer::Delay>,
     token: Option<&'t CancelToken>,
+    yielded: bool,
 }
 
 impl<R: Reactor + ?Sized> Future for WaitCalls<'_, '_, R> {
     type Output = Result<()>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
-        if self.token.is_some_and(|t| t.poll_cancelled(cx).is_ready()) {
-            return Poll::Ready(Ok(()));
-        }
-        match self.reactor.deliver_calls(cx) {
-            Err(e) => return Poll::Ready(Err(e)),
-            Ok(n) if n > 0 || self.reactor.pending_calls() == 0 => return Poll::Ready(Ok(())),
-            Ok(_) => {}
-        }
-        match self.delay.as_mut() {
-            Some(delay) => Pin::new(delay).poll(cx).map(Ok),
-            None => Poll::Pending,
+        let ready = self.token.is_some_and(|t| t.poll_cancelled(cx).is_ready())
+            || match self.reactor.deliver_calls(cx) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(n) => n > 0 || self.reactor.pending_calls() == 0,
+            }
+            || self.delay.as_mut().is_some_and(|d| Pin::new(d).poll(cx).is_ready());
+        match (ready, self.yielded) {
+            (true, true) => Poll::Ready(Ok(())),
+            (true, false) => {
+                self.yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            (false, _) => {
+                self.yielded = true;
+                Poll::Pending
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"sync"
 
@@ -49,6 +50,11 @@ func main() {
 		errs int
 	)
 	for i := range n {
+		if i%64 == 63 {
+			// Spawning a goroutine costs tens of microseconds on wasm and wasm cannot preempt:
+			// yield now and then so a tick ends after its time slice (the host stays responsive).
+			runtime.Gosched()
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
