@@ -41,12 +41,15 @@ fn double(delay: Duration) -> HostFunc {
     })
 }
 
+/// Calls whose completion the test controls, by payload.
+type Held = HashMap<Vec<u8>, oneshot::Receiver<Vec<u8>>>;
+
 /// Host side of async-calls: `app.wait` finishes when the test sends on the channel registered
 /// for its payload (or at once, upper-cased, if none is registered), `app.fail` fails,
 /// `app.never` never finishes (its futures count their drops).
 #[derive(Clone, Default)]
 struct Ctl {
-    waiting: Arc<Mutex<HashMap<Vec<u8>, oneshot::Receiver<Vec<u8>>>>>,
+    waiting: Arc<Mutex<Held>>,
     dropped: Arc<AtomicUsize>,
 }
 
