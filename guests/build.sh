@@ -22,9 +22,9 @@ WORK="$GUESTS/.work"
 CACHE="$GUESTS/.cache"
 
 # Every fixture, in build order. legacy-hello is built in legacy mode, all others in abi1 mode.
-FIXTURES=(hello timers exit panic deadlock busy args-env stdout-big exports hostcall initsleep legacy-hello cpu pingpong hostloop random)
+FIXTURES=(hello timers exit panic deadlock busy args-env stdout-big exports hostcall initsleep legacy-hello cpu pingpong hostloop random sdk-demo async-sum async-calls)
 # Fixtures that only build for wasip1 (//go:wasmimport, //go:wasmexport): expected output by hand.
-WASM_ONLY=(exports hostcall hostloop)
+WASM_ONLY=(exports hostcall hostloop sdk-demo async-sum async-calls)
 
 # No -s/-w: checked for go1.27.3, the linker never emits DWARF for wasip1 (-w is a no-op) and
 # -s only drops the wasm "name" section (about 45 KB of 2.4 MB). Go's own panic tracebacks come

@@ -246,6 +246,21 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A Go handler registered with the guest SDK's `sdk.Export` returned an error.
+    #[error("Go export `{export}` failed: {message}")]
+    GuestCall {
+        /// The handler's name.
+        export: String,
+        /// The Go error's message.
+        message: String,
+    },
+    /// The guest SDK protocol was not followed: the module lacks the SDK, names no such handler,
+    /// returned an invalid buffer, or a JSON payload did not encode or decode.
+    #[error("guest SDK: {message}")]
+    Sdk {
+        /// What went wrong.
+        message: String,
+    },
 }
 
 impl Error {

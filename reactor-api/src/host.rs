@@ -132,6 +132,8 @@ pub struct HostState {
     pub(crate) user: Box<dyn Any + Send>,
     pub(crate) host_calls: u64,
     pub(crate) stop: Option<Stop>,
+    /// Byte and async host calls of the guest SDK (see [`crate::async_host`]).
+    pub(crate) calls: crate::async_host::Calls,
 }
 
 impl std::fmt::Debug for HostState {
@@ -151,6 +153,7 @@ impl HostState {
             user,
             host_calls: 0,
             stop: None,
+            calls: Default::default(),
         }
     }
     /// The WASI context.
@@ -176,6 +179,9 @@ impl std::fmt::Debug for Caller<'_> {
 }
 
 impl<'a> Caller<'a> {
+    pub(crate) fn new(memory: &'a mut dyn GuestMemory, state: &'a mut HostState) -> Self {
+        Self { memory, state }
+    }
     /// The guest's linear memory.
     pub fn memory(&mut self) -> &mut dyn GuestMemory {
         self.memory
@@ -206,6 +212,8 @@ pub type HostCallback = dyn Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<()
 enum Imp {
     Wasi(&'static WasiFunction),
     User(Arc<HostCallback>),
+    /// Byte, async and SDK functions (see [`crate::async_host`]).
+    Sdk(crate::async_host::SdkImp),
 }
 
 /// A function the host provides to the guest under `module::name`.
@@ -269,6 +277,20 @@ impl HostFunc {
         }
     }
 
+    pub(crate) fn sdk(module: String, name: String, ty: FuncType, imp: crate::async_host::SdkImp) -> Self {
+        Self {
+            module: module.into(),
+            name: name.into(),
+            ty,
+            imp: Imp::Sdk(imp),
+        }
+    }
+
+    /// Whether this is an async host function (its results come back between ticks).
+    pub fn is_async(&self) -> bool {
+        matches!(&self.imp, Imp::Sdk(imp) if imp.is_async())
+    }
+
     /// Import module name.
     pub fn module(&self) -> &str {
         &self.module
@@ -305,6 +327,13 @@ impl HostFunc {
                         Err(HostTrap)
                     }
                 }
+            }
+            Imp::Sdk(imp) => {
+                let r = crate::async_host::call(imp, memory, state, args);
+                if let Some(slot) = results.first_mut() {
+                    *slot = r;
+                }
+                Ok(())
             }
             Imp::User(f) => {
                 for (r, &t) in results.iter_mut().zip(self.ty.results()) {

@@ -10,7 +10,9 @@
 //! - [`LoopResult`], [`Completion`], [`Error`];
 //! - [`run`](run::run) (sleeps on timers) and [`run_async`](run::run_async) (any executor);
 //! - [`HostFunc`]: WASI (from `wasi-min`) and embedder imports, linked the same way on every engine;
-//! - [`Snapshot`]: a reactor frozen between ticks, resumed on any engine ([`snapshot`]).
+//! - [`Snapshot`]: a reactor frozen between ticks, resumed on any engine ([`snapshot`]);
+//! - [`async_host`]: async host functions (Go awaits Rust futures) and byte host functions;
+//! - [`SdkExt`]: byte, string and JSON calls into Go handlers of the guest SDK.
 //!
 //! Reactors are not required to be `Send`: wasmer's and wasm3's stores are not. Each backend's
 //! [`EngineInfo::capabilities`] says whether its reactors are.
@@ -18,9 +20,10 @@
 
 /// The traits needed to use reactors: `use go_reactor::prelude::*;`.
 pub mod prelude {
-    pub use crate::{AnyModule, Reactor, ReactorExt, WasmEngine};
+    pub use crate::{AnyModule, Reactor, ReactorExt, SdkExt, WasmEngine};
 }
 
+pub mod async_host;
 mod config;
 pub mod engine;
 mod error;
@@ -30,9 +33,11 @@ mod module;
 mod reactor;
 pub mod run;
 pub mod snapshot;
+pub mod sdk;
 pub mod typed;
 pub mod value;
 
+pub use async_host::{AsyncCaller, AsyncHostFn, CallStatus, HostFuture};
 pub use config::ReactorConfig;
 pub use engine::{Capabilities, EngineInfo, EngineInstance, ExecutionKind, Limits, WasmEngine};
 pub use error::{Error, Result, Trap, TrapKind};
@@ -44,6 +49,7 @@ pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};
 pub use snapshot::{Snapshot, SnapshotError, preinitialize};
+pub use sdk::SdkExt;
 pub use typed::{IntoHostFn, WasmList, WasmTy};
 pub use value::{ExportDesc, ExternType, FuncType, ImportDesc, ModuleInfo, Val, ValType};
 pub use wasi_min;

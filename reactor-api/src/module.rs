@@ -178,7 +178,9 @@ impl<E: WasmEngine> Module<E> {
         // Checked here once for every engine (backends check again, for direct callers).
         config.limits.check_supported(&self.engine.info())?;
         let imports = resolve_imports(&self.info, &config.imports)?;
-        let state = HostState::new(config.wasi.build(), config.state);
+        crate::async_host::check_module(&self.info, &imports)?;
+        let mut state = HostState::new(config.wasi.build(), config.state);
+        state.calls.shared = config.shared;
         let instance = self.engine.instantiate(&self.raw, state, imports, &config.limits)?;
         let mut reactor = GoReactor::initialize(instance, self.engine.info(), self.info.clone())?;
         reactor.snap = self.snap.clone();
@@ -312,7 +314,8 @@ pub fn resolve_imports(info: &ModuleInfo, user: &[HostFunc]) -> Result<Vec<HostF
                     Some(f) => HostFunc::wasi(f),
                     None => return Err(unresolved(" (not a WASI preview1 function)")),
                 },
-                None => return Err(unresolved(" (add it with ReactorConfig::import)")),
+                None if imp.module == crate::async_host::SDK_MODULE && imp.name == "take" => HostFunc::sdk_take(),
+                None => return Err(unresolved(" (add it with ReactorConfig::import, import_bytes or import_async)")),
             };
             if found.ty() != declared {
                 return Err(Error::ImportType {

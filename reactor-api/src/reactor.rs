@@ -89,6 +89,12 @@ pub struct Stats {
     pub guest_time: Duration,
     /// Host function calls made by the guest (WASI and embedder imports).
     pub host_calls: u64,
+    /// Async host calls the guest started.
+    pub async_calls: u64,
+    /// Byte and async host calls that failed (the guest got an error value).
+    pub async_failed: u64,
+    /// Async host calls dropped unfinished by a cancelled run.
+    pub async_cancelled: u64,
 }
 
 /// A running Go reactor: start `main`, tick the scheduler, call exports, access memory.
@@ -151,6 +157,22 @@ pub trait Reactor {
     /// ended. (A snapshot is only ever taken at a tick boundary: while a tick or host call runs,
     /// the reactor is borrowed by it.)
     fn snapshot(&mut self) -> Result<Snapshot>;
+    /// Async host calls started by the guest whose futures have not finished.
+    fn pending_calls(&mut self) -> usize {
+        0
+    }
+    /// Polls the pending async host calls (registering `cx`'s waker) and delivers every
+    /// finished one to the guest, which runs the waiting goroutines at the next tick. Returns
+    /// how many were delivered. The run loops call this; manual loops call it between ticks.
+    fn deliver_calls(&mut self, cx: &mut std::task::Context<'_>) -> Result<usize> {
+        let _ = cx;
+        Ok(0)
+    }
+    /// Drops every pending async host call's future; the guest sees each call fail with a
+    /// "cancelled" error. Returns how many were cancelled.
+    fn cancel_calls(&mut self) -> Result<usize> {
+        Ok(0)
+    }
 }
 
 /// The [`Reactor`] implementation over any backend's [`EngineInstance`]: validation, the
@@ -239,11 +261,19 @@ impl<I: EngineInstance> GoReactor<I> {
     fn end(&mut self, ending: Ending) {
         tracing::debug!(engine = self.engine.name, %ending, "reactor ended");
         self.inner.state().wasi.flush();
+        // A dead guest can never take results: drop pending host futures now.
+        self.inner.state().calls.clear();
         self.ended = Some(ending);
     }
 
     fn now_ns(&mut self) -> u64 {
         self.inner.state().wasi.clock().monotonic_ns()
+    }
+
+    /// Calls an export without results, with accounting and error classification (for the
+    /// async-call delivery in [`crate::async_host`]).
+    pub(crate) fn invoke_export(&mut self, name: &str, args: &[Val]) -> Result<()> {
+        self.invoke(name, args, &mut [])
     }
 
     /// Calls an export with the guest-time accounting and error classification every call gets.
@@ -389,8 +419,12 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
         Ok(self.inner.write_memory(addr, data)?)
     }
     fn stats(&mut self) -> Stats {
+        let state = self.inner.state();
         Stats {
-            host_calls: self.inner.state().host_calls,
+            host_calls: state.host_calls,
+            async_calls: state.calls.started,
+            async_failed: state.calls.failed,
+            async_cancelled: state.calls.cancelled,
             ..self.stats
         }
     }
@@ -402,6 +436,15 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
     }
     fn snapshot(&mut self) -> Result<Snapshot> {
         self.take_snapshot()
+    }
+    fn pending_calls(&mut self) -> usize {
+        self.inner.state().calls.pending()
+    }
+    fn deliver_calls(&mut self, cx: &mut std::task::Context<'_>) -> Result<usize> {
+        self.deliver_calls_impl(cx)
+    }
+    fn cancel_calls(&mut self) -> Result<usize> {
+        self.cancel_calls_impl()
     }
 }
 

@@ -5,6 +5,12 @@
 //! so it runs on any executor (tokio, smol, async-std, `futures::executor`, pollster) and many
 //! reactors can share one thread. Each tick itself runs synchronously for at most the guest's
 //! time slice.
+//!
+//! Both loops also poll the guest's pending async host calls ([`crate::async_host`]) between
+//! ticks: `-1` from `go_tick` with calls pending is not the end but a wait for the next future
+//! (`run` parks the thread until a future's waker or the next timer, `run_async` awaits them).
+//! A cancelled run drops the pending futures; the guest sees those calls fail as cancelled.
+//! Dropping the `run_async` future itself leaves them in the reactor for the next run.
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -138,7 +144,8 @@ impl<'a> RunOptions<'a> {
 /// What the loop does after one tick.
 enum Step {
     Again,
-    Sleep(Duration),
+    /// Wait for the timer (if any) or for a pending async host call, whichever comes first.
+    Sleep(Option<Duration>),
     Done(Completion),
 }
 
@@ -159,7 +166,8 @@ fn step<R: Reactor + ?Sized>(reactor: &mut R, opts: &mut RunOptions<'_>) -> Resu
     }
     Ok(match result {
         LoopResult::Ready => Step::Again,
-        LoopResult::Timer(d) => Step::Sleep(d),
+        LoopResult::Timer(d) => Step::Sleep(Some(d)),
+        LoopResult::Idle if reactor.pending_calls() > 0 => Step::Sleep(None),
         LoopResult::Idle => Step::Done(match reactor.abi() {
             Abi::V1 => Completion::Idle,
             Abi::Legacy => Completion::Finished,
@@ -198,14 +206,67 @@ pub fn run_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) 
     if let Some(done) = start(reactor)? {
         return Ok(done);
     }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
     loop {
+        reactor.deliver_calls(&mut cx)?;
         match step(reactor, &mut opts)? {
             Step::Again => {}
-            Step::Sleep(d) => match &opts.cancel {
-                Some(token) => token.sleep(d),
-                None => std::thread::sleep(d),
+            Step::Sleep(d) if reactor.pending_calls() == 0 => match (&opts.cancel, d) {
+                (Some(token), Some(d)) => token.sleep(d),
+                (None, Some(d)) => std::thread::sleep(d),
+                // Unreachable: `step` only waits without a timer when calls are pending.
+                (_, None) => {}
             },
-            Step::Done(c) => return Ok(c),
+            Step::Sleep(d) => wait_calls(reactor, &opts, &mut cx, d)?,
+            Step::Done(c) => return finish(reactor, c),
+        }
+    }
+}
+
+/// After a run: a cancelled run drops the pending async host calls.
+fn finish<R: Reactor + ?Sized>(reactor: &mut R, c: Completion) -> Result<Completion> {
+    if c == Completion::Cancelled && reactor.pending_calls() > 0 {
+        let n = reactor.cancel_calls()?;
+        tracing::debug!(cancelled = n, "run cancelled: pending host calls dropped");
+    }
+    Ok(c)
+}
+
+/// Wakes the thread running [`run`] when a host future or the cancel token is ready.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+struct ThreadWaker(std::thread::Thread);
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Parks the thread until a pending host call is delivered, the timer `d` is due, or the run is
+/// cancelled. Never spins: the futures' wakers unpark the thread.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+fn wait_calls<R: Reactor + ?Sized>(reactor: &mut R, opts: &RunOptions<'_>, cx: &mut Context<'_>, d: Option<Duration>) -> Result<()> {
+    let deadline = d.map(|d| std::time::Instant::now() + d);
+    loop {
+        if reactor.deliver_calls(cx)? > 0 || reactor.pending_calls() == 0 {
+            return Ok(());
+        }
+        if let Some(token) = &opts.cancel
+            && token.poll_cancelled(cx).is_ready()
+        {
+            return Ok(());
+        }
+        match deadline {
+            None => std::thread::park(),
+            Some(deadline) => match deadline.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => std::thread::park_timeout(left),
+                _ => return Ok(()),
+            },
         }
     }
 }
@@ -232,6 +293,7 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
         return Ok(done);
     }
     loop {
+        std::future::poll_fn(|cx| Poll::Ready(reactor.deliver_calls(cx))).await?;
         match step(reactor, &mut opts)? {
             // On the web a waker re-polls in a microtask, which runs before the page renders or
             // handles input: yield through a zero `setTimeout` (a macrotask) instead.
@@ -239,14 +301,58 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
             Step::Again => futures_timer::Delay::new(Duration::ZERO).await,
             #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
             Step::Again => YieldNow(false).await,
+            Step::Sleep(d) if reactor.pending_calls() > 0 => {
+                WaitCalls {
+                    reactor: &mut *reactor,
+                    delay: d.map(futures_timer::Delay::new),
+                    token: opts.cancel.as_ref(),
+                    yielded: false,
+                }
+                .await?
+            }
             Step::Sleep(d) => {
-                let delay = futures_timer::Delay::new(d);
+                // `step` only waits without a timer when calls are pending.
+                let delay = futures_timer::Delay::new(d.unwrap_or_default());
                 match &opts.cancel {
                     Some(token) => Sleep { delay, token }.await,
                     None => delay.await,
                 }
             }
-            Step::Done(c) => return Ok(c),
+            Step::Done(c) => return finish(reactor, c),
+        }
+    }
+}
+
+/// Waits until a pending host call is delivered, the timer is due, or the run is cancelled.
+/// Always returns `Pending` at least once, so other tasks on the executor get a turn between
+/// two ticks even when results keep arriving.
+struct WaitCalls<'r, 't, R: ?Sized> {
+    reactor: &'r mut R,
+    delay: Option<futures_timer::Delay>,
+    token: Option<&'t CancelToken>,
+    yielded: bool,
+}
+
+impl<R: Reactor + ?Sized> Future for WaitCalls<'_, '_, R> {
+    type Output = Result<()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let ready = self.token.is_some_and(|t| t.poll_cancelled(cx).is_ready())
+            || match self.reactor.deliver_calls(cx) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(n) => n > 0 || self.reactor.pending_calls() == 0,
+            }
+            || self.delay.as_mut().is_some_and(|d| Pin::new(d).poll(cx).is_ready());
+        match (ready, self.yielded) {
+            (true, true) => Poll::Ready(Ok(())),
+            (true, false) => {
+                self.yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            (false, _) => {
+                self.yielded = true;
+                Poll::Pending
+            }
         }
     }
 }
