@@ -105,6 +105,23 @@ pub fn panic<E: WasmEngine>(fx: &Fixtures<E>) {
     }
 }
 
+/// Fail closed: when the random source fails, `random_get` returns EIO and Go's `crypto/rand`
+/// stops the program with a fatal error; it never goes on with predictable bytes.
+pub fn random_fails_closed<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "random");
+    let io = Io::default();
+    let config = io.config("random").random(go_reactor::wasi_min::random::NoRandom);
+    let mut r = fx.module("random").instantiate(config).unwrap();
+    match r.run() {
+        Err(Error::GuestPanic { message, .. }) => assert_eq!(
+            message,
+            "fatal error: crypto/rand: failed to read random data (see https://go.dev/issue/66821): I/O error"
+        ),
+        other => panic!("expected crypto/rand to fail visibly, got {other:?}\nstderr:\n{}", io.stderr.to_string_lossy()),
+    }
+    assert_eq!(io.stdout.contents(), b"", "the program printed nothing after the failed read");
+}
+
 pub fn deadlock<E: WasmEngine>(fx: &Fixtures<E>) {
     check_fixture(fx, "deadlock");
 }
@@ -474,7 +491,7 @@ macro_rules! conformance {
         mod $engine {
             use std::sync::LazyLock;
             static FIXTURES: LazyLock<crate::Fixtures<$ty>> = LazyLock::new(Default::default);
-            conformance!(@tests hello timers exit_code panic deadlock busy args_env stdout_big initsleep legacy_hello
+            conformance!(@tests hello timers exit_code panic random_fails_closed deadlock busy args_env stdout_big initsleep legacy_hello
                 exports hostcall async_two_executors many_reactors_one_thread not_a_reactor
                 typed_calls memory_limit runaway_guest module_cache);
             pub fn stdout_of(name: &str) -> Vec<u8> {

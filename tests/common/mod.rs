@@ -29,6 +29,7 @@ pub const FIXTURES: &[&str] = &[
     "cpu",
     "pingpong",
     "hostloop",
+    "random",
 ];
 
 pub fn guests_dir() -> PathBuf {
