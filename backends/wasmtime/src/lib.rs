@@ -444,7 +444,6 @@ impl WasmEngine for WasmtimeEngine {
     fn into_send_reactor(reactor: GoReactor<Self::Instance>) -> Option<Box<dyn Reactor + Send>> {
         Some(Box::new(reactor))
     }
-
 }
 
 impl EngineInstance for WasmtimeInstance {
