@@ -22,7 +22,7 @@ WORK="$GUESTS/.work"
 CACHE="$GUESTS/.cache"
 
 # Every fixture, in build order. legacy-hello is built in legacy mode, all others in abi1 mode.
-FIXTURES=(hello timers exit panic deadlock busy args-env stdout-big exports hostcall initsleep legacy-hello cpu pingpong hostloop random sdk-demo async-sum async-calls)
+FIXTURES=(hello timers exit panic deadlock busy args-env stdout-big exports hostcall initsleep legacy-hello cpu pingpong hostloop random cryptorand sdk-demo async-sum async-calls)
 # Fixtures that only build for wasip1 (//go:wasmimport, //go:wasmexport): expected output by hand.
 WASM_ONLY=(exports hostcall hostloop sdk-demo async-sum async-calls)
 

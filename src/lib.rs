@@ -234,7 +234,11 @@ impl UnknownEngine {
 
 impl std::fmt::Display for UnknownEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "unknown engine `{}` (expected one of: wasmtime, wasmer, wasmi, wasm3)", self.name)
+        write!(
+            f,
+            "unknown engine `{}` (expected one of: wasmtime, wasmer, wasmi, wasm3)",
+            self.name
+        )
     }
 }
 

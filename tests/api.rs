@@ -20,7 +20,10 @@ fn locked_version(name: &str) -> String {
     let mut versions = Vec::new();
     while let Some(line) = lines.next() {
         if line == format!("name = \"{name}\"") {
-            let version = lines.next().and_then(|l| l.strip_prefix("version = \"")).and_then(|v| v.strip_suffix('"'));
+            let version = lines
+                .next()
+                .and_then(|l| l.strip_prefix("version = \""))
+                .and_then(|v| v.strip_suffix('"'));
             versions.push(version.expect("a version line after the name").to_string());
         }
     }
@@ -162,7 +165,10 @@ mod wasmi {
         let module = Module::new(&engine, &wasm_bytes("hello")).expect("hello compiles");
         match module.instantiate(ReactorConfig::new().fuel_per_tick(AMPLE_FUEL)) {
             Err(Error::Unsupported { engine, feature }) => {
-                assert_eq!((engine, feature), ("wasmi", "fuel limits (not enabled in this engine's configuration)"))
+                assert_eq!(
+                    (engine, feature),
+                    ("wasmi", "fuel limits (not enabled in this engine's configuration)")
+                )
             }
             other => panic!("expected Unsupported, got {:?}", other.map(|_| ())),
         }
@@ -228,7 +234,13 @@ fn engine_names_parse_with_a_typed_error() {
 fn configuration_types_are_debug() {
     let config = ReactorConfig::new().max_memory_bytes(1 << 20);
     let debug = format!("{config:?}");
-    assert!(debug.starts_with("ReactorConfig { imports: [], limits: Limits { max_memory_bytes: Some(1048576)"), "{debug}");
+    assert!(
+        debug.starts_with("ReactorConfig { imports: [], limits: Limits { max_memory_bytes: Some(1048576)"),
+        "{debug}"
+    );
     let opts = go_reactor::RunOptions::new().on_tick(|_| std::ops::ControlFlow::Continue(()));
-    assert_eq!(format!("{opts:?}"), r#"RunOptions { on_tick: Some("FnMut(LoopResult)"), cancel: None }"#);
+    assert_eq!(
+        format!("{opts:?}"),
+        r#"RunOptions { on_tick: Some("FnMut(LoopResult)"), cancel: None }"#
+    );
 }

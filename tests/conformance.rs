@@ -105,6 +105,26 @@ pub fn panic<E: WasmEngine>(fx: &Fixtures<E>) {
     }
 }
 
+/// Fail closed: when the random source fails, `random_get` returns EIO and Go's `crypto/rand`
+/// stops the program with a fatal error; it never goes on with predictable bytes.
+pub fn random_fails_closed<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "cryptorand");
+    let io = Io::default();
+    let config = io.config("cryptorand").random(go_reactor::wasi_min::random::NoRandom);
+    let mut r = fx.module("cryptorand").instantiate(config).unwrap();
+    match r.run() {
+        Err(Error::GuestPanic { message, .. }) => assert_eq!(
+            message,
+            "fatal error: crypto/rand: failed to read random data (see https://go.dev/issue/66821): I/O error"
+        ),
+        other => panic!(
+            "expected crypto/rand to fail visibly, got {other:?}\nstderr:\n{}",
+            io.stderr.to_string_lossy()
+        ),
+    }
+    assert_eq!(io.stdout.contents(), b"", "the program printed nothing after the failed read");
+}
+
 pub fn deadlock<E: WasmEngine>(fx: &Fixtures<E>) {
     check_fixture(fx, "deadlock");
 }
@@ -188,7 +208,11 @@ pub fn exports<E: WasmEngine>(fx: &Fixtures<E>) {
     }
     assert_eq!(r.stats().calls, calls);
     let size = r.memory_size();
-    let out_of_bounds = go_reactor::wasi_min::MemoryError { addr: size - 2, len: 4, size };
+    let out_of_bounds = go_reactor::wasi_min::MemoryError {
+        addr: size - 2,
+        len: 4,
+        size,
+    };
     assert!(matches!(r.read_memory(size - 2, &mut [0; 4]), Err(Error::Memory(e)) if e == out_of_bounds));
     assert_eq!(r.tick().unwrap(), LoopResult::Idle);
     let stats = r.stats();
@@ -320,7 +344,10 @@ pub fn typed_calls<E: WasmEngine>(fx: &Fixtures<E>) {
     let text = b"typed vowels";
     let ptr = r.call_typed::<u32, u32>("alloc", text.len() as u32).unwrap();
     r.write_bytes(ptr, text).unwrap();
-    assert_eq!(r.call_typed::<(u32, u32), u32>("count_vowels", (ptr, text.len() as u32)).unwrap(), 3);
+    assert_eq!(
+        r.call_typed::<(u32, u32), u32>("count_vowels", (ptr, text.len() as u32)).unwrap(),
+        3
+    );
     let calls = r.stats().calls;
     let err = r.call_typed::<(i32, i32), i64>("add", (2, 3)).unwrap_err();
     assert!(matches!(err, Error::CallSignature { .. }), "{err}");
@@ -331,7 +358,9 @@ pub fn typed_calls<E: WasmEngine>(fx: &Fixtures<E>) {
     let add = HostFunc::wrap("env", "host_add", |_: &mut Caller<'_>, a: i32, b: i32| Ok::<_, HostError>(a + b));
     // Guest pointers as `u32`, as the guest means them.
     let log_fn = HostFunc::wrap("env", "host_log", move |c: &mut Caller<'_>, ptr: u32, len: u32| {
-        sink.lock().map_err(|_| HostError::new("poisoned"))?.push_str(&c.read_str(ptr, len)?);
+        sink.lock()
+            .map_err(|_| HostError::new("poisoned"))?
+            .push_str(&c.read_str(ptr, len)?);
         Ok(())
     });
     let io = Io::default();
@@ -474,7 +503,7 @@ macro_rules! conformance {
         mod $engine {
             use std::sync::LazyLock;
             static FIXTURES: LazyLock<crate::Fixtures<$ty>> = LazyLock::new(Default::default);
-            conformance!(@tests hello timers exit_code panic deadlock busy args_env stdout_big initsleep legacy_hello
+            conformance!(@tests hello timers exit_code panic random_fails_closed deadlock busy args_env stdout_big initsleep legacy_hello
                 exports hostcall async_two_executors many_reactors_one_thread not_a_reactor
                 typed_calls memory_limit runaway_guest module_cache);
             pub fn stdout_of(name: &str) -> Vec<u8> {

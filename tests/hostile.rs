@@ -15,12 +15,12 @@ mod common;
 use std::io::{self, BufWriter, Write};
 use std::time::Duration;
 
-use go_reactor::wasi_min::clock::ManualClock;
 use go_reactor::wasi_min::MemoryError;
+use go_reactor::wasi_min::clock::ManualClock;
 use go_reactor::wasi_min::sink::SharedBuffer;
 use go_reactor::{
-    Completion, Ending, Error, FuncType, HostError, HostFunc, Limits, LoopResult, Module, Reactor, ReactorConfig, ReactorExt, TrapKind, Val,
-    WasmEngine,
+    Completion, Ending, Error, FuncType, HostError, HostFunc, Limits, LoopResult, Module, Reactor, ReactorConfig, ReactorExt, TrapKind,
+    Val, WasmEngine,
 };
 
 /// The WASI imports the fixtures use (unused ones are linked too, which is part of the test).
@@ -463,7 +463,10 @@ pub fn invalid_tick_values<E: WasmEngine>(engine: &E) {
         r.call("set", &[Val::I32(value)]).unwrap();
         let err = r.tick().unwrap_err();
         assert!(matches!(err, Error::InvalidTick { value: v } if v == value), "{value}: {err:?}");
-        assert_eq!(err.to_string(), format!("go_tick returned {value}, which is not a valid tick result"));
+        assert_eq!(
+            err.to_string(),
+            format!("go_tick returned {value}, which is not a valid tick result")
+        );
         assert_eq!(r.ended(), Some(&Ending::InvalidTick(value)));
         assert_refuses_calls(&mut r, "after an invalid tick value");
     }
@@ -654,9 +657,7 @@ pub fn wasi_hostile_pointers<E: WasmEngine>(engine: &E) {
     assert!(matches!(r.read_memory(size - 2, &mut [0; 4]), Err(Error::Memory(e)) if e == oob(size - 2, 4)));
     assert!(matches!(r.write_memory(size, &[1]), Err(Error::Memory(e)) if e == oob(size, 1)));
     assert!(matches!(r.write_memory(u64::MAX - 1, &[1, 2, 3]), Err(Error::Memory(e)) if e == oob(u64::MAX - 1, 3)));
-    assert!(
-        matches!(r.read_bytes(u32::MAX, u32::MAX), Err(Error::Memory(e)) if e == oob(u32::MAX.into(), u32::MAX.into()))
-    );
+    assert!(matches!(r.read_bytes(u32::MAX, u32::MAX), Err(Error::Memory(e)) if e == oob(u32::MAX.into(), u32::MAX.into())));
     r.read_memory(size, &mut []).unwrap();
     r.write_memory(size - 1, &[7]).unwrap();
     assert_eq!(r.read_bytes((size - 1) as u32, 1).unwrap(), [7]);

@@ -15,7 +15,10 @@ fn guests() -> PathBuf {
 fn go_reactor(args: &[&str]) -> Output {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_go-reactor"))
         .env_remove("GO_REACTOR_LOG")
-        .env("GO_REACTOR_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-options-cache"))
+        .env(
+            "GO_REACTOR_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-options-cache"),
+        )
         .args(args)
         .output()
         .expect("cannot start go-reactor");
@@ -60,14 +63,24 @@ fn env_and_guest_args_reach_the_guest() {
 fn max_memory_is_enforced_or_refused() {
     let hello = guests().join("wasm/hello.wasm");
     for engine in EngineKind::available() {
-        let out = go_reactor(&["run", "--engine", engine.name(), "--max-memory", "64", hello.to_str().expect("UTF-8")]);
+        let out = go_reactor(&[
+            "run",
+            "--engine",
+            engine.name(),
+            "--max-memory",
+            "64",
+            hello.to_str().expect("UTF-8"),
+        ]);
         let caps = engine.info().expect("a compiled-in engine").capabilities;
         if caps.memory_limit {
             assert_eq!(out.status.code(), Some(0), "{engine}: {}", text(&out.stderr));
             assert_eq!(text(&out.stdout), "Hello from Go WASI reactor!\n", "{engine}");
         } else {
             assert_eq!(out.status.code(), Some(1), "{engine}");
-            assert_eq!(text(&out.stderr), format!("error: {} does not support memory limits\n", engine.name()));
+            assert_eq!(
+                text(&out.stderr),
+                format!("error: {} does not support memory limits\n", engine.name())
+            );
         }
     }
 }

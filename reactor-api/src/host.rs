@@ -174,7 +174,9 @@ pub struct Caller<'a> {
 
 impl std::fmt::Debug for Caller<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Caller").field("memory_size", &self.memory.size()).finish_non_exhaustive()
+        f.debug_struct("Caller")
+            .field("memory_size", &self.memory.size())
+            .finish_non_exhaustive()
     }
 }
 

@@ -29,6 +29,7 @@ pub const FIXTURES: &[&str] = &[
     "cpu",
     "pingpong",
     "hostloop",
+    "cryptorand",
 ];
 
 pub fn guests_dir() -> PathBuf {
@@ -76,7 +77,9 @@ pub fn expected(name: &str) -> Expected {
         n => ExpectedExit::Code(n.parse().expect("exit code")),
     };
     let stdout = std::fs::read(dir.join("stdout")).ok();
-    let stdout_sha256 = std::fs::read_to_string(dir.join("stdout.sha256")).ok().map(|s| s.trim().to_string());
+    let stdout_sha256 = std::fs::read_to_string(dir.join("stdout.sha256"))
+        .ok()
+        .map(|s| s.trim().to_string());
     assert!(
         stdout.is_some() || stdout_sha256.is_some(),
         "{name}: expected/stdout (or stdout.sha256) is missing: an output that is not compared is not tested"

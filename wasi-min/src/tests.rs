@@ -146,10 +146,7 @@ fn random_get_fails_closed() {
 #[test]
 fn no_random_reports_its_error() {
     use crate::random::{NoRandom, RandomError, RandomSource};
-    assert_eq!(
-        NoRandom.fill(&mut [0; 4]),
-        Err(RandomError::new("no random source (NoRandom)"))
-    );
+    assert_eq!(NoRandom.fill(&mut [0; 4]), Err(RandomError::new("no random source (NoRandom)")));
 }
 
 #[test]

@@ -127,25 +127,16 @@ fn memory_cap_is_per_instance_on(engine: &WasmerEngine) {
         i.call("grow", &[Val::I32(pages)], &mut out).unwrap();
         out[0]
     };
-    let mut capped = instantiate(
-        engine,
-        &module,
-        Limits::new().with_max_memory_bytes(4 << 16),
-    )
-    .unwrap();
+    let mut capped = instantiate(engine, &module, Limits::new().with_max_memory_bytes(4 << 16)).unwrap();
     let mut free = instantiate(engine, &module, Limits::default()).unwrap();
     assert_eq!(grow(&mut capped, 3), Val::I32(1));
     assert_eq!(grow(&mut capped, 1), Val::I32(-1), "beyond the cap memory.grow fails");
     assert_eq!(capped.memory_size(), 4 << 16);
     assert_eq!(grow(&mut free, 10), Val::I32(1), "the cap of one instance does not affect another");
     // A cap below the module's initial memory cannot be met.
-    let err = instantiate(
-        engine,
-        &module,
-        Limits::new().with_max_memory_bytes(1000),
-    )
-    .map(|_| ())
-    .unwrap_err();
+    let err = instantiate(engine, &module, Limits::new().with_max_memory_bytes(1000))
+        .map(|_| ())
+        .unwrap_err();
     assert!(matches!(err, Error::Instantiate { .. }), "{err}");
 }
 
@@ -178,12 +169,7 @@ fn metering() {
         "metering globals are hidden"
     );
 
-    let mut i = instantiate(
-        &engine,
-        &module,
-        Limits::new().with_fuel_per_tick(100_000),
-    )
-    .unwrap();
+    let mut i = instantiate(&engine, &module, Limits::new().with_fuel_per_tick(100_000)).unwrap();
     // Fuel is refilled before every call: many small calls never run out.
     for _ in 0..1000 {
         assert_eq!(i.tick().unwrap(), 7);

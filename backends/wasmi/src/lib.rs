@@ -333,10 +333,7 @@ impl WasmEngine for WasmiEngine {
             NAME,
             WASMI_VERSION,
             ExecutionKind::Interpreter,
-            Capabilities::none()
-                .with_memory_limit(true)
-                .with_fuel(self.fuel)
-                .with_send(true),
+            Capabilities::none().with_memory_limit(true).with_fuel(self.fuel).with_send(true),
         )
     }
 

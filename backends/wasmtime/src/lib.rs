@@ -75,10 +75,17 @@ impl WasmtimeEngine {
         Self::with_options(WasmtimeOptions::default()).unwrap_or_else(|e| panic!("default wasmtime configuration rejected: {e}"))
     }
     /// An engine with the given optional features.
+    ///
+    /// # Errors
+    /// [`Error::Instantiate`] if wasmtime rejects the resulting configuration.
     pub fn with_options(options: WasmtimeOptions) -> Result<Self, Error> {
         Self::with_config(&mut wasmtime::Config::new(), options)
     }
     /// An engine from a custom wasmtime configuration; `options` are applied on top of it.
+    ///
+    /// # Errors
+    /// [`Error::Instantiate`] if wasmtime rejects the configuration (e.g. settings it cannot
+    /// combine, or a target the host cannot run).
     pub fn with_config(config: &mut wasmtime::Config, options: WasmtimeOptions) -> Result<Self, Error> {
         config.consume_fuel(options.fuel).epoch_interruption(options.deadlines);
         let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate {
@@ -437,7 +444,6 @@ impl WasmEngine for WasmtimeEngine {
     fn into_send_reactor(reactor: GoReactor<Self::Instance>) -> Option<Box<dyn Reactor + Send>> {
         Some(Box::new(reactor))
     }
-
 }
 
 impl EngineInstance for WasmtimeInstance {
