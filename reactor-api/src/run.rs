@@ -5,6 +5,13 @@
 //! so it runs on any executor (tokio, smol, async-std, `futures::executor`, pollster) and many
 //! reactors can share one thread. Each tick itself runs synchronously for at most the guest's
 //! time slice.
+//!
+//! A Go program waiting for stdin parks its reader goroutine in the netpoller, and `go_tick`
+//! then reports a short timer (the runtime polls again every 10 ms) rather than idle. While the
+//! reactor says it waits for stdin ([`Reactor::stdin_wait`]), both loops also wake as soon as
+//! input arrives: [`run`] sleeps in `InputReadiness::wait_timeout`, [`run_async`] races its
+//! delay with `InputReadiness::poll_ready`. Reading stdin never blocks the thread or the
+//! executor: `wasi-min` reads the embedder's source on a thread of its own.
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -13,6 +20,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
+
+use wasi_min::stdin::InputReadiness;
 
 use crate::error::{Error, Result};
 use crate::reactor::{Abi, LoopResult, Reactor};
@@ -181,9 +190,14 @@ pub fn run_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) 
     loop {
         match step(reactor, &mut opts)? {
             Step::Again => {}
-            Step::Sleep(d) => match &opts.cancel {
-                Some(token) => token.sleep(d),
-                None => std::thread::sleep(d),
+            // Woken early by input; a cancellation is then seen within the delay, which is
+            // short (the runtime polls stdin every 10 ms).
+            Step::Sleep(d) => match (reactor.stdin_wait(), &opts.cancel) {
+                (Some(input), _) => {
+                    input.wait_timeout(d);
+                }
+                (None, Some(token)) => token.sleep(d),
+                (None, None) => std::thread::sleep(d),
             },
             Step::Done(c) => return Ok(c),
         }
@@ -210,11 +224,12 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
             #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
             Step::Again => YieldNow(false).await,
             Step::Sleep(d) => {
-                let delay = futures_timer::Delay::new(d);
-                match &opts.cancel {
-                    Some(token) => Sleep { delay, token }.await,
-                    None => delay.await,
+                Sleep {
+                    delay: futures_timer::Delay::new(d),
+                    token: opts.cancel.as_ref(),
+                    input: reactor.stdin_wait(),
                 }
+                .await
             }
             Step::Done(c) => return Ok(c),
         }
@@ -238,16 +253,22 @@ impl Future for YieldNow {
     }
 }
 
-/// A timer that also completes when the token is cancelled.
+/// A timer that also completes when the token is cancelled or stdin input arrives.
 struct Sleep<'t> {
     delay: futures_timer::Delay,
-    token: &'t CancelToken,
+    token: Option<&'t CancelToken>,
+    input: Option<InputReadiness>,
 }
 
 impl Future for Sleep<'_> {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.token.poll_cancelled(cx).is_ready() {
+        if self.token.is_some_and(|t| t.poll_cancelled(cx).is_ready()) {
+            return Poll::Ready(());
+        }
+        if let Some(input) = &self.input
+            && input.poll_ready(cx).is_ready()
+        {
             return Poll::Ready(());
         }
         Pin::new(&mut self.delay).poll(cx)

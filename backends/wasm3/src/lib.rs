@@ -85,8 +85,8 @@ use std::sync::Arc;
 
 use corosensei::stack::DefaultStack;
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
-    ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState,
+    HostTrap, ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasm3x::{Caller, Func, Instance, Linker, Memory, Store, TypedFunc};
@@ -599,6 +599,18 @@ impl WasmEngine for Wasm3Engine {
     type Module = Wasm3Module;
     type Instance = Wasm3Instance;
 
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        let bytes = options.wasm_stack().unwrap_or(DEFAULT_STACK_SIZE);
+        // Wasm3 takes the size as a u32: refuse what it would truncate.
+        if u32::try_from(bytes).is_err() {
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: "a wasm stack of 4 GiB or more",
+            });
+        }
+        Ok(Self::with_stack_size(bytes))
+    }
+
     fn info(&self) -> EngineInfo {
         EngineInfo {
             name: NAME,
@@ -610,6 +622,7 @@ impl WasmEngine for Wasm3Engine {
                 deadline: false,
                 serialize: false,
                 send: false,
+                wasm_stack: true,
             },
         }
     }

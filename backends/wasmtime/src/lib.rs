@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
-    ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState,
+    HostTrap, ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasmtime::{Func, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc, ValRaw};
@@ -42,6 +42,11 @@ pub struct WasmtimeOptions {
     pub fuel: bool,
     /// Epoch interruption, for [`Limits::tick_deadline`]. Cheap (a check at loops and calls): on by default.
     pub deadlines: bool,
+    /// `Config::max_wasm_stack` in bytes (`None`: wasmtime's 512 KiB). Wasm runs on the calling
+    /// thread's native stack: that thread needs this much stack plus room for the host, or a
+    /// deep guest crashes the process instead of trapping (see
+    /// [`EngineOptions::max_wasm_stack`](reactor_api::EngineOptions::max_wasm_stack)).
+    pub max_wasm_stack: Option<usize>,
 }
 
 impl Default for WasmtimeOptions {
@@ -49,6 +54,7 @@ impl Default for WasmtimeOptions {
         Self {
             fuel: false,
             deadlines: true,
+            max_wasm_stack: None,
         }
     }
 }
@@ -81,6 +87,9 @@ impl WasmtimeEngine {
     /// An engine from a custom wasmtime configuration; `options` are applied on top of it.
     pub fn with_config(config: &mut wasmtime::Config, options: WasmtimeOptions) -> Result<Self, Error> {
         config.consume_fuel(options.fuel).epoch_interruption(options.deadlines);
+        if let Some(bytes) = options.max_wasm_stack {
+            config.max_wasm_stack(bytes);
+        }
         let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate {
             engine: NAME,
             message: format!("{e:#}"),
@@ -306,6 +315,13 @@ impl WasmEngine for WasmtimeEngine {
     type Module = wasmtime::Module;
     type Instance = WasmtimeInstance;
 
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        Self::with_options(WasmtimeOptions {
+            max_wasm_stack: options.wasm_stack(),
+            ..WasmtimeOptions::default()
+        })
+    }
+
     fn info(&self) -> EngineInfo {
         EngineInfo {
             name: NAME,
@@ -317,6 +333,7 @@ impl WasmEngine for WasmtimeEngine {
                 deadline: self.options.deadlines,
                 serialize: true,
                 send: true,
+                wasm_stack: true,
             },
         }
     }
