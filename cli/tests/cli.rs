@@ -224,8 +224,13 @@ fn expected_stdout(name: &str) -> String {
 }
 
 /// `go-reactor run` with the test's module cache, adjusted by `setup` (environment, working
-/// directory, stdin), never a Rust panic.
+/// directory), never a Rust panic. `extra` holds options, then optionally `--` and the guest's
+/// arguments.
 fn run_in(engine: EngineKind, extra: &[&str], program: &Path, setup: impl FnOnce(&mut Command)) -> Output {
+    let (options, guest) = match extra.iter().position(|&a| a == "--") {
+        Some(i) => extra.split_at(i),
+        None => (extra, &[][..]),
+    };
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_go-reactor"));
     cmd.env_remove("GO_REACTOR_LOG")
         .env(
@@ -233,8 +238,9 @@ fn run_in(engine: EngineKind, extra: &[&str], program: &Path, setup: impl FnOnce
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-module-cache"),
         )
         .args(["run", "--engine", engine.name()])
-        .args(extra)
-        .arg(program);
+        .args(options)
+        .arg(program)
+        .args(guest);
     setup(&mut cmd);
     let out = cmd.output().expect("cannot start go-reactor");
     let all = format!("{}{}", stdout(&out), stderr(&out));
@@ -319,7 +325,7 @@ fn dir_ro_refuses_changes() {
         assert_eq!(out.status.code(), Some(1), "{engine}: {text}{}", stderr(&out));
         assert!(text.starts_with("cwd marker \"read me\" in /ro\n"), "{engine}: {text}");
         assert!(
-            text.contains("FAIL MkdirTemp") && text.contains("read-only file system"),
+            text.contains("FAIL MkdirTemp") && text.to_lowercase().contains("read-only file system"),
             "{engine}: {text}"
         );
         let entries: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().collect();

@@ -42,7 +42,8 @@ pub struct WasmtimeOptions {
     pub fuel: bool,
     /// Epoch interruption, for [`Limits::tick_deadline`]. Cheap (a check at loops and calls): on by default.
     pub deadlines: bool,
-    /// `Config::max_wasm_stack` in bytes (`None`: wasmtime's 512 KiB). Wasm runs on the calling
+    /// `Config::max_wasm_stack` in bytes (`None`: wasmtime's 512 KiB; the async stack size is
+    /// set to this plus 1 MiB, as wasmtime requires it to be larger). Wasm runs on the calling
     /// thread's native stack: that thread needs this much stack plus room for the host, or a
     /// deep guest crashes the process instead of trapping (see
     /// [`EngineOptions::max_wasm_stack`](reactor_api::EngineOptions::max_wasm_stack)).
@@ -88,7 +89,10 @@ impl WasmtimeEngine {
     pub fn with_config(config: &mut wasmtime::Config, options: WasmtimeOptions) -> Result<Self, Error> {
         config.consume_fuel(options.fuel).epoch_interruption(options.deadlines);
         if let Some(bytes) = options.max_wasm_stack {
-            config.max_wasm_stack(bytes);
+            // wasmtime refuses a wasm stack larger than its async stack (even without async):
+            // the async stack gets the wasm stack plus 1 MiB for host calls, as its default
+            // (2 MiB) has over the default wasm stack.
+            config.max_wasm_stack(bytes).async_stack_size(bytes.saturating_add(1 << 20));
         }
         let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate {
             engine: NAME,
