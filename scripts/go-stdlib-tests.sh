@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # go-stdlib-tests.sh: build Go standard-library test binaries as reactors and run them on
 # go-reactor's engines the way Go's own wasip1 CI runs them (the host's / preopened at /, PWD the
-# package's source directory, PATH passed, an 8 MiB wasm stack), then print a pass/fail table
-# with times.
+# package's source directory, PATH passed, an 8 MiB wasm stack, -test.short as `go tool dist
+# test` passes), then print a pass/fail table with times.
 #
 #   scripts/go-stdlib-tests.sh [--engines a,b] [--timeout T] [--markdown] [PKG...]
 #
@@ -82,7 +82,7 @@ for pkg in "${PKGS[@]}"; do
 			die "cannot build the tests of $pkg"
 		}
 	fi
-	args=(-test.v=false -test.timeout=0)
+	args=(-test.v=false -test.short -test.timeout=0)
 	[[ -n ${SKIP[$pkg]:-} ]] && args+=("-test.skip=${SKIP[$pkg]}")
 	for engine in "${ENGINE_LIST[@]}"; do
 		logf="$WORK/logs/$engine-$name.log"

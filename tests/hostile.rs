@@ -873,32 +873,14 @@ pub fn preopen_escapes_refused<E: WasmEngine>(engine: &E) {
     std::fs::remove_dir_all(&base).unwrap();
 }
 
-/// A guest that recurses [`DEEP_CALLS`] levels with four values live across each call (so every
-/// engine keeps a real frame per level), once per tick.
+/// A reactor whose `go_tick` recurses 20,000 calls deep with four values live across each call
+/// (shared with the CLI's `--max-wasm-stack` test).
 fn deep_recursion_wasm() -> Vec<u8> {
-    let tick =
-        format!("(drop (call $deep (i32.const {DEEP_CALLS}) (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4))) (i32.const -1)");
-    Wat {
-        tick: &tick,
-        extra: r#"
-  (func $deep (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64) (result i64)
-    (if (result i64) (i32.eqz (local.get $n))
-      (then (i64.const 0))
-      (else (i64.add
-        (call $deep (i32.sub (local.get $n) (i32.const 1))
-          (i64.add (local.get $a) (i64.const 1)) (i64.add (local.get $b) (i64.const 2))
-          (i64.add (local.get $c) (i64.const 3)) (i64.add (local.get $d) (i64.const 4)))
-        (i64.add (i64.add (local.get $a) (local.get $b)) (i64.add (local.get $c) (local.get $d)))))))"#,
-        ..Wat::default()
-    }
-    .bytes()
+    parse(include_str!("wat/deep-recursion.wat"))
 }
 
-/// How deep [`deep_recursion_wasm`] recurses.
-const DEEP_CALLS: u32 = 20_000;
-
 /// [`EngineOptions::max_wasm_stack`](go_reactor::EngineOptions::max_wasm_stack) on every
-/// engine: [`DEEP_CALLS`] levels overflow a 256 KiB wasm stack (a clean, typed
+/// engine: 20,000 levels overflow a 256 KiB wasm stack (a clean, typed
 /// `StackOverflow` trap) and fit in Go's test-runner 8 MiB. The deep run happens on a thread
 /// with a native stack to match, as wasmtime requires (it runs wasm on the caller's stack).
 pub fn wasm_stack_size_option<E: WasmEngine>(engine: &E) {

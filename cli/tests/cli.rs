@@ -409,23 +409,8 @@ fn stdin_is_the_guests() {
     }
 }
 
-/// A reactor that recurses 20,000 calls deep with four values live across each call: more than
-/// 256 KiB of stack on every engine, well within 8 MiB.
-const DEEP_RECURSION: &str = r#"(module
-  (memory (export "memory") 1)
-  (func (export "_initialize"))
-  (func (export "go_start_main"))
-  (func $deep (param $n i32) (param $a i64) (param $b i64) (param $c i64) (param $d i64) (result i64)
-    (if (result i64) (i32.eqz (local.get $n))
-      (then (i64.const 0))
-      (else (i64.add
-        (call $deep (i32.sub (local.get $n) (i32.const 1))
-          (i64.add (local.get $a) (i64.const 1)) (i64.add (local.get $b) (i64.const 2))
-          (i64.add (local.get $c) (i64.const 3)) (i64.add (local.get $d) (i64.const 4)))
-        (i64.add (i64.add (local.get $a) (local.get $b)) (i64.add (local.get $c) (local.get $d)))))))
-  (func (export "go_tick") (result i32)
-    (drop (call $deep (i32.const 20000) (i64.const 1) (i64.const 2) (i64.const 3) (i64.const 4)))
-    (i32.const -1)))"#;
+/// A reactor that recurses 20,000 calls deep (see the file).
+const DEEP_RECURSION: &str = include_str!("../../tests/wat/deep-recursion.wat");
 
 /// `--max-wasm-stack`: the default (8 MiB) runs a deep guest on every engine (on wasmtime that
 /// needs the run thread's big native stack); 256 KiB makes it a stack-overflow trap, exit 2.
