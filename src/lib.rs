@@ -142,18 +142,28 @@ impl EngineKind {
     /// [`Error::EngineUnavailable`] when this engine is not compiled in; otherwise as
     /// [`Module::new`].
     pub fn compile(self, wasm: &[u8]) -> Result<Box<dyn AnyModule>> {
+        self.compile_with(wasm, &EngineOptions::default())
+    }
+
+    /// [`compile`](Self::compile) on an engine configured with `options` (e.g. a larger wasm
+    /// stack); a setting the engine cannot honour is [`Error::Unsupported`].
+    pub fn compile_with(self, wasm: &[u8], options: &EngineOptions) -> Result<Box<dyn AnyModule>> {
+        #[allow(dead_code)] // unused when no native engine is compiled in (e.g. on the web)
+        fn on<E: WasmEngine>(wasm: &[u8], options: &EngineOptions) -> Result<Box<dyn AnyModule>> {
+            Ok(Box::new(Module::new(&E::from_options(options)?, wasm)?))
+        }
         match self {
             #[cfg(feature = "wasmtime")]
-            EngineKind::Wasmtime => Ok(Box::new(Module::new(&engines::WasmtimeEngine::default(), wasm)?)),
+            EngineKind::Wasmtime => on::<engines::WasmtimeEngine>(wasm, options),
             #[cfg(feature = "wasmer")]
-            EngineKind::Wasmer => Ok(Box::new(Module::new(&engines::WasmerEngine::default(), wasm)?)),
+            EngineKind::Wasmer => on::<engines::WasmerEngine>(wasm, options),
             #[cfg(feature = "wasmi")]
-            EngineKind::Wasmi => Ok(Box::new(Module::new(&engines::WasmiEngine::default(), wasm)?)),
+            EngineKind::Wasmi => on::<engines::WasmiEngine>(wasm, options),
             #[cfg(feature = "wasm3")]
-            EngineKind::Wasm3 => Ok(Box::new(Module::new(&engines::Wasm3Engine::default(), wasm)?)),
+            EngineKind::Wasm3 => on::<engines::Wasm3Engine>(wasm, options),
             #[allow(unreachable_patterns)]
             other => {
-                let _ = wasm; // unused when no native engine is compiled in (e.g. on the web)
+                let _ = (wasm, options); // unused when no native engine is compiled in (e.g. on the web)
                 Err(Error::EngineUnavailable { engine: other.name() })
             }
         }
@@ -171,27 +181,43 @@ impl EngineKind {
     /// [`Error::EngineUnavailable`] when this engine is not compiled in; otherwise as
     /// [`Module::new_cached`].
     pub unsafe fn compile_cached(self, wasm: &[u8], cache_dir: &std::path::Path) -> Result<Box<dyn AnyModule>> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.compile_cached_with(wasm, cache_dir, &EngineOptions::default()) }
+    }
+
+    /// [`compile_cached`](Self::compile_cached) on an engine configured with `options`.
+    ///
+    /// # Safety
+    /// As for [`Module::new_cached`]: `cache_dir` must be writable only by you, because its files
+    /// are loaded as machine code.
+    pub unsafe fn compile_cached_with(
+        self,
+        wasm: &[u8],
+        cache_dir: &std::path::Path,
+        options: &EngineOptions,
+    ) -> Result<Box<dyn AnyModule>> {
+        /// # Safety
+        /// As for [`Module::new_cached`].
+        #[allow(dead_code)] // unused when no native engine is compiled in (e.g. on the web)
+        unsafe fn on<E: WasmEngine>(wasm: &[u8], cache_dir: &std::path::Path, options: &EngineOptions) -> Result<Box<dyn AnyModule>> {
+            // SAFETY: forwarded from this function's contract.
+            Ok(Box::new(unsafe {
+                Module::new_cached(&E::from_options(options)?, wasm, cache_dir)?
+            }))
+        }
         // SAFETY (every arm): forwarded from this function's contract.
         match self {
             #[cfg(feature = "wasmtime")]
-            EngineKind::Wasmtime => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::WasmtimeEngine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasmtime => unsafe { on::<engines::WasmtimeEngine>(wasm, cache_dir, options) },
             #[cfg(feature = "wasmer")]
-            EngineKind::Wasmer => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::WasmerEngine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasmer => unsafe { on::<engines::WasmerEngine>(wasm, cache_dir, options) },
             #[cfg(feature = "wasmi")]
-            EngineKind::Wasmi => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::WasmiEngine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasmi => unsafe { on::<engines::WasmiEngine>(wasm, cache_dir, options) },
             #[cfg(feature = "wasm3")]
-            EngineKind::Wasm3 => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::Wasm3Engine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasm3 => unsafe { on::<engines::Wasm3Engine>(wasm, cache_dir, options) },
             #[allow(unreachable_patterns)]
             other => {
-                let _ = (wasm, cache_dir);
+                let _ = (wasm, cache_dir, options);
                 Err(Error::EngineUnavailable { engine: other.name() })
             }
         }

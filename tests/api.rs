@@ -74,11 +74,13 @@ mod wasmtime {
             .with_memory_limit(true)
             .with_deadline(true)
             .with_serialize(true)
-            .with_send(true);
+            .with_send(true)
+            .with_wasm_stack(true);
         assert_eq!(info.capabilities, default);
         let fuel = WasmtimeEngine::with_options(WasmtimeOptions {
             fuel: true,
             deadlines: false,
+            ..WasmtimeOptions::default()
         })
         .expect("a fuel engine");
         assert_eq!(
@@ -111,7 +113,7 @@ mod wasmer {
         let info = WasmerEngine::new().info();
         assert_eq!((info.name, info.kind), ("wasmer", ExecutionKind::Compiler));
         assert_eq!(info.version, locked_version("wasmer"));
-        let default = Capabilities::none().with_memory_limit(true).with_serialize(true);
+        let default = Capabilities::none().with_memory_limit(true).with_serialize(true).with_wasm_stack(true);
         assert_eq!(info.capabilities, default);
         assert_eq!(WasmerEngine::with_metering().info().capabilities, default.with_fuel(true));
     }
@@ -129,7 +131,7 @@ mod wasmer {
         let engine = WasmerEngine::singlepass();
         assert_eq!(
             engine.info().capabilities,
-            Capabilities::none().with_memory_limit(true).with_serialize(true)
+            Capabilities::none().with_memory_limit(true).with_serialize(true).with_wasm_stack(true)
         );
         runs_hello(&engine, |c| c.max_memory_bytes(256 << 20));
     }
@@ -146,7 +148,7 @@ mod wasmi {
         let info = WasmiEngine::new().info();
         assert_eq!((info.name, info.kind), ("wasmi", ExecutionKind::Interpreter));
         assert_eq!(info.version, locked_version("wasmi"));
-        let default = Capabilities::none().with_memory_limit(true).with_fuel(true).with_send(true);
+        let default = Capabilities::none().with_memory_limit(true).with_fuel(true).with_send(true).with_wasm_stack(true);
         assert_eq!(info.capabilities, default);
         assert_eq!(WasmiEngine::without_fuel().info().capabilities, default.with_fuel(false));
     }
@@ -186,7 +188,7 @@ mod wasm3 {
         let info = Wasm3Engine::new().info();
         assert_eq!((info.name, info.kind), ("wasm3", ExecutionKind::Interpreter));
         assert_eq!(info.version, reactor_wasm3::WASM3_VERSION);
-        assert_eq!(info.capabilities, Capabilities::none());
+        assert_eq!(info.capabilities, Capabilities::none().with_wasm_stack(true));
     }
 }
 

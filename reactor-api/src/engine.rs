@@ -45,6 +45,8 @@ pub struct Capabilities {
     pub serialize: bool,
     /// A reactor (and its future in the async loop) is `Send`.
     pub send: bool,
+    /// [`EngineOptions::max_wasm_stack`] can be set.
+    pub wasm_stack: bool,
 }
 
 impl Capabilities {
@@ -56,6 +58,7 @@ impl Capabilities {
             deadline: false,
             serialize: false,
             send: false,
+            wasm_stack: false,
         }
     }
     /// Sets [`memory_limit`](Self::memory_limit).
@@ -81,6 +84,11 @@ impl Capabilities {
     /// Sets [`send`](Self::send).
     pub const fn with_send(mut self, yes: bool) -> Self {
         self.send = yes;
+        self
+    }
+    /// Sets [`wasm_stack`](Self::wasm_stack).
+    pub const fn with_wasm_stack(mut self, yes: bool) -> Self {
+        self.wasm_stack = yes;
         self
     }
 }
@@ -109,6 +117,69 @@ impl EngineInfo {
             kind,
             capabilities,
         }
+    }
+}
+
+/// The wasm stack Go's own test runner gives wasmtime (`max-wasm-stack=8388608`): enough for
+/// the deepest standard-library test suites (`encoding/json`, `io/fs`), which overflow the
+/// engines' defaults (512 KiB to 2 MiB).
+pub const GO_TEST_WASM_STACK: usize = 8 << 20;
+
+/// Engine-wide settings every native backend understands, fixed when the engine is created
+/// (like wasmtime's `Config`: they apply to every reactor of that engine). Build an engine from
+/// them with [`WasmEngine::from_options`]; a setting the engine cannot honour is
+/// [`Error::Unsupported`], never ignored.
+///
+/// ```
+/// use reactor_api::{EngineOptions, GO_TEST_WASM_STACK};
+/// let options = EngineOptions::new().max_wasm_stack(GO_TEST_WASM_STACK);
+/// assert_eq!(options.wasm_stack(), Some(8 << 20));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineOptions {
+    max_wasm_stack: Option<usize>,
+}
+
+impl EngineOptions {
+    /// The engine's own defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// How deep the guest may call, in bytes of stack; deeper is a
+    /// [`TrapKind::StackOverflow`](crate::TrapKind::StackOverflow) trap. `None` keeps the
+    /// engine's default. What the bytes measure differs per engine:
+    ///
+    /// | engine | setting | default | where the stack lives |
+    /// |---|---|---|---|
+    /// | wasmtime | `Config::max_wasm_stack` | 512 KiB | **the calling thread's native stack** |
+    /// | wasmer | `VMConfig::wasm_stack_size` | 1 MiB | a stack of its own per call |
+    /// | wasmi | value stack height, and recursion depth = bytes / 256 | 1 MB, 1000 calls | the heap |
+    /// | wasm3 | `Config::stack_size` (value stack) | 1 MiB | the heap (plus its own 9 MiB native stack) |
+    ///
+    /// On wasmtime the thread that calls into the guest must have this much native stack plus
+    /// room for the host: 8 MiB of wasm stack on a 2 MiB thread (Rust's default for spawned
+    /// threads and tokio workers) crashes the process with a stack overflow instead of trapping.
+    /// That is why the library keeps each engine's default, which is safe on any thread, and the
+    /// `go-reactor` command line, which asks for [`GO_TEST_WASM_STACK`], runs the reactor on a
+    /// thread of its own with a stack to match.
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.max_wasm_stack = Some(bytes);
+        self
+    }
+    /// The requested wasm stack size, if any.
+    pub fn wasm_stack(&self) -> Option<usize> {
+        self.max_wasm_stack
+    }
+    /// Refuses every setting `engine` cannot honour, according to its [`Capabilities`]
+    /// (backends call this first in [`WasmEngine::from_options`]).
+    pub fn check_supported(&self, engine: &EngineInfo) -> Result<(), Error> {
+        if self.max_wasm_stack.is_some() && !engine.capabilities.wasm_stack {
+            return Err(Error::Unsupported {
+                engine: engine.name,
+                feature: "setting the wasm stack size",
+            });
+        }
+        Ok(())
     }
 }
 
@@ -199,6 +270,9 @@ pub trait WasmEngine: Clone + 'static {
     /// A live instance.
     type Instance: EngineInstance + 'static;
 
+    /// An engine in its default configuration with `options` applied on top; a setting this
+    /// engine cannot honour is [`Error::Unsupported`] (see [`EngineOptions::check_supported`]).
+    fn from_options(options: &EngineOptions) -> Result<Self, Error>;
     /// Static facts about this engine.
     fn info(&self) -> EngineInfo;
     /// Validates and compiles module bytes.

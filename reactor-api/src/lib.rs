@@ -39,7 +39,7 @@ pub mod value;
 
 pub use async_host::{AsyncCaller, AsyncHostFn, CallStatus, HostFuture};
 pub use config::ReactorConfig;
-pub use engine::{Capabilities, EngineInfo, EngineInstance, ExecutionKind, Limits, WasmEngine};
+pub use engine::{Capabilities, EngineInfo, EngineInstance, EngineOptions, ExecutionKind, GO_TEST_WASM_STACK, Limits, WasmEngine};
 pub use error::{Error, Result, Trap, TrapKind};
 pub use ext::ReactorExt;
 pub use host::{Caller, HostError, HostFunc, HostState, HostTrap};

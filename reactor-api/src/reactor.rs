@@ -4,6 +4,8 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasi_min::stdin::InputReadiness;
+
 use crate::engine::{EngineInfo, EngineInstance};
 use crate::error::{Error, Result, Trap};
 use crate::host::Stop;
@@ -172,6 +174,15 @@ pub trait Reactor {
     /// "cancelled" error. Returns how many were cancelled.
     fn cancel_calls(&mut self) -> Result<usize> {
         Ok(0)
+    }
+    /// While the guest waits for stdin input (a goroutine parked on a read of fd 0 that found
+    /// nothing), a handle that becomes ready when input or end of file arrives; `None` otherwise.
+    ///
+    /// The run loops sleep on it as well as on the next timer, so a program reading stdin
+    /// resumes as soon as a line arrives instead of at its next poll interval, and never
+    /// spins. The default says the reactor never waits for stdin.
+    fn stdin_wait(&mut self) -> Option<InputReadiness> {
+        None
     }
 }
 
@@ -445,6 +456,10 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
     }
     fn cancel_calls(&mut self) -> Result<usize> {
         self.cancel_calls_impl()
+    }
+    fn stdin_wait(&mut self) -> Option<InputReadiness> {
+        let wasi = &self.inner.state().wasi;
+        if wasi.waiting_for_stdin() { wasi.stdin_readiness() } else { None }
     }
 }
 

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use go_reactor::wasi_min::clock::{Clock, SystemClock};
+use go_reactor::wasi_min::fs::MemFs;
 use go_reactor::wasi_min::sink::SharedBuffer;
 use go_reactor::{Module, ReactorConfig, WasmEngine};
 
@@ -31,6 +32,8 @@ pub const FIXTURES: &[&str] = &[
     "pingpong",
     "hostloop",
     "cryptorand",
+    "stdin-lines",
+    "files",
 ];
 
 pub fn guests_dir() -> PathBuf {
@@ -54,6 +57,8 @@ pub struct Expected {
     pub stderr_contains: Vec<String>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// What the fixture reads on stdin (expected/stdin; none: empty).
+    pub stdin: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +100,7 @@ pub fn expected(name: &str) -> Expected {
             .into_iter()
             .filter_map(|l| l.split_once('=').map(|(k, v)| (k.into(), v.into())))
             .collect(),
+        stdin: std::fs::read(dir.join("stdin")).ok(),
     }
 }
 
@@ -133,13 +139,16 @@ pub struct Io {
 }
 
 impl Io {
-    /// A configuration for fixture `name`: argv[0] = name, then its expected args and env.
+    /// A configuration for fixture `name`: argv[0] = name, then its expected args, env and stdin,
+    /// and an empty in-memory `/tmp` (Go programs expect `os.TempDir()` to exist).
     pub fn config(&self, name: &str) -> ReactorConfig {
         let exp = expected(name);
         ReactorConfig::new()
+            .memory_fs(MemFs::new(), "/tmp")
             .arg(name)
             .args(&exp.args)
             .envs(exp.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::io::Cursor::new(exp.stdin.unwrap_or_default()))
             .stdout(self.stdout.clone())
             .stderr(self.stderr.clone())
             .clock(self.sleeps.clone())

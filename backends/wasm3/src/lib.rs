@@ -85,8 +85,8 @@ use std::sync::Arc;
 
 use corosensei::stack::DefaultStack;
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
-    ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState,
+    HostTrap, ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasm3x::{Caller, Func, Instance, Linker, Memory, Store, TypedFunc};
@@ -518,10 +518,22 @@ impl WasmEngine for Wasm3Engine {
     type Module = Wasm3Module;
     type Instance = Wasm3Instance;
 
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        let bytes = options.wasm_stack().unwrap_or(DEFAULT_STACK_SIZE);
+        // Wasm3 takes the size as a u32: refuse what it would truncate.
+        if u32::try_from(bytes).is_err() {
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: "a wasm stack of 4 GiB or more",
+            });
+        }
+        Ok(Self::with_stack_size(bytes))
+    }
+
     fn info(&self) -> EngineInfo {
         // The Wasm3 C library's version, which the `wasm3x` crate bundles and does not export
         // as a constant (Wasm3 cannot serialize, so no cache key uses it).
-        EngineInfo::new(NAME, WASM3_VERSION, ExecutionKind::Interpreter, Capabilities::none())
+        EngineInfo::new(NAME, WASM3_VERSION, ExecutionKind::Interpreter, Capabilities::none().with_wasm_stack(true))
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

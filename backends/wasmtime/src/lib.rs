@@ -21,7 +21,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc, HostState,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc, HostState,
     HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
@@ -42,6 +42,12 @@ pub struct WasmtimeOptions {
     pub fuel: bool,
     /// Epoch interruption, for [`Limits::tick_deadline`]. Cheap (a check at loops and calls): on by default.
     pub deadlines: bool,
+    /// `Config::max_wasm_stack` in bytes (`None`: wasmtime's 512 KiB; the async stack size is
+    /// set to this plus 1 MiB, as wasmtime requires it to be larger). Wasm runs on the calling
+    /// thread's native stack: that thread needs this much stack plus room for the host, or a
+    /// deep guest crashes the process instead of trapping (see
+    /// [`EngineOptions::max_wasm_stack`](reactor_api::EngineOptions::max_wasm_stack)).
+    pub max_wasm_stack: Option<usize>,
 }
 
 impl Default for WasmtimeOptions {
@@ -49,6 +55,7 @@ impl Default for WasmtimeOptions {
         Self {
             fuel: false,
             deadlines: true,
+            max_wasm_stack: None,
         }
     }
 }
@@ -88,6 +95,12 @@ impl WasmtimeEngine {
     /// combine, or a target the host cannot run).
     pub fn with_config(config: &mut wasmtime::Config, options: WasmtimeOptions) -> Result<Self, Error> {
         config.consume_fuel(options.fuel).epoch_interruption(options.deadlines);
+        if let Some(bytes) = options.max_wasm_stack {
+            // wasmtime refuses a wasm stack larger than its async stack (even without async):
+            // the async stack gets the wasm stack plus 1 MiB for host calls, as its default
+            // (2 MiB) has over the default wasm stack.
+            config.max_wasm_stack(bytes).async_stack_size(bytes.saturating_add(1 << 20));
+        }
         let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate {
             engine: NAME,
             message: format!("{e:#}"),
@@ -321,6 +334,13 @@ impl WasmEngine for WasmtimeEngine {
     type Module = wasmtime::Module;
     type Instance = WasmtimeInstance;
 
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        Self::with_options(WasmtimeOptions {
+            max_wasm_stack: options.wasm_stack(),
+            ..WasmtimeOptions::default()
+        })
+    }
+
     fn info(&self) -> EngineInfo {
         // wasmtime pins its `wasmtime-environ` to its own exact version, so this is wasmtime's
         // version as Cargo resolved it (and part of the compiled-code cache key).
@@ -333,7 +353,8 @@ impl WasmEngine for WasmtimeEngine {
                 .with_fuel(self.options.fuel)
                 .with_deadline(self.options.deadlines)
                 .with_serialize(true)
-                .with_send(true),
+                .with_send(true)
+                .with_wasm_stack(true),
         )
     }
 

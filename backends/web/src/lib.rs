@@ -68,8 +68,8 @@ use std::time::Duration;
 
 use js_sys::{Array, Function, Object, Reflect, Uint8Array, WebAssembly};
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, HostFunc, HostState, Limits, ModuleInfo, Trap, TrapKind, Val, ValType,
-    WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, HostFunc, HostState, Limits, ModuleInfo, Trap, TrapKind,
+    Val, ValType, WasmEngine,
 };
 use send_wrapper::SendWrapper;
 use wasi_min::clock::Clock;
@@ -199,6 +199,13 @@ fn compile_sync(wasm: &[u8]) -> Result<WebAssembly::Module, Error> {
 impl WasmEngine for WebEngine {
     type Module = WebModule;
     type Instance = WebInstance;
+
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        let engine = Self::default();
+        // The host's engine decides its own stack: nothing here is configurable.
+        options.check_supported(&engine.info())?;
+        Ok(engine)
+    }
 
     fn info(&self) -> EngineInfo {
         EngineInfo::new(
