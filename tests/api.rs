@@ -113,7 +113,10 @@ mod wasmer {
         let info = WasmerEngine::new().info();
         assert_eq!((info.name, info.kind), ("wasmer", ExecutionKind::Compiler));
         assert_eq!(info.version, locked_version("wasmer"));
-        let default = Capabilities::none().with_memory_limit(true).with_serialize(true).with_wasm_stack(true);
+        let default = Capabilities::none()
+            .with_memory_limit(true)
+            .with_serialize(true)
+            .with_wasm_stack(true);
         assert_eq!(info.capabilities, default);
         assert_eq!(WasmerEngine::with_metering().info().capabilities, default.with_fuel(true));
     }
@@ -131,7 +134,10 @@ mod wasmer {
         let engine = WasmerEngine::singlepass();
         assert_eq!(
             engine.info().capabilities,
-            Capabilities::none().with_memory_limit(true).with_serialize(true).with_wasm_stack(true)
+            Capabilities::none()
+                .with_memory_limit(true)
+                .with_serialize(true)
+                .with_wasm_stack(true)
         );
         runs_hello(&engine, |c| c.max_memory_bytes(256 << 20));
     }
@@ -148,7 +154,11 @@ mod wasmi {
         let info = WasmiEngine::new().info();
         assert_eq!((info.name, info.kind), ("wasmi", ExecutionKind::Interpreter));
         assert_eq!(info.version, locked_version("wasmi"));
-        let default = Capabilities::none().with_memory_limit(true).with_fuel(true).with_send(true).with_wasm_stack(true);
+        let default = Capabilities::none()
+            .with_memory_limit(true)
+            .with_fuel(true)
+            .with_send(true)
+            .with_wasm_stack(true);
         assert_eq!(info.capabilities, default);
         assert_eq!(WasmiEngine::without_fuel().info().capabilities, default.with_fuel(false));
     }

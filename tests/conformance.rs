@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{ExpectedExit, Fixtures, Io, expected};
 use go_reactor::wasi_min::fs::MemFs;
 use go_reactor::{
-    Abi, Caller, Completion, Ending, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorConfig, ReactorExt, RunOptions, TrapKind, Val,
-    ValType, WasmEngine, run_async, run_with,
+    Abi, Caller, Completion, Ending, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorConfig, ReactorExt, RunOptions,
+    TrapKind, Val, ValType, WasmEngine, run_async, run_with,
 };
 
 /// Runs fixture `name` to completion with its expected args/env and checks stdout and ending.

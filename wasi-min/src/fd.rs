@@ -142,9 +142,7 @@ impl FdTable {
                 None => {}
                 Some(Desc::Stdio { which, flags }) if *which as u32 == fd => facts.stdio[fd as usize] = Some(*flags),
                 Some(Desc::Stdio { .. }) => return Err(FdFactsError::Moved { fd }),
-                Some(Desc::Dir(DirDesc {
-                    preopen: Some(guest), ..
-                })) => facts.preopens.push((fd, guest.clone())),
+                Some(Desc::Dir(DirDesc { preopen: Some(guest), .. })) => facts.preopens.push((fd, guest.clone())),
                 Some(Desc::Dir(_) | Desc::File(_)) => return Err(FdFactsError::Open { fd }),
             }
         }
@@ -156,9 +154,7 @@ impl FdTable {
     pub(crate) fn apply(&mut self, facts: &FdFacts) -> Result<(), FdFactsError> {
         for (fd, guest) in &facts.preopens {
             match self.get(*fd) {
-                Ok(Desc::Dir(DirDesc {
-                    preopen: Some(here), ..
-                })) if here == guest => {}
+                Ok(Desc::Dir(DirDesc { preopen: Some(here), .. })) if here == guest => {}
                 _ => {
                     return Err(FdFactsError::Preopen {
                         fd: *fd,
@@ -227,4 +223,3 @@ pub enum FdFactsError {
         guest: String,
     },
 }
-

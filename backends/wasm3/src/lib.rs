@@ -533,7 +533,12 @@ impl WasmEngine for Wasm3Engine {
     fn info(&self) -> EngineInfo {
         // The Wasm3 C library's version, which the `wasm3x` crate bundles and does not export
         // as a constant (Wasm3 cannot serialize, so no cache key uses it).
-        EngineInfo::new(NAME, WASM3_VERSION, ExecutionKind::Interpreter, Capabilities::none().with_wasm_stack(true))
+        EngineInfo::new(
+            NAME,
+            WASM3_VERSION,
+            ExecutionKind::Interpreter,
+            Capabilities::none().with_wasm_stack(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

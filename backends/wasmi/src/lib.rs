@@ -78,8 +78,8 @@ use std::collections::HashMap;
 use std::fmt;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc, HostState,
-    HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc,
+    HostState, HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasmi::{CompilationMode, Func, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};

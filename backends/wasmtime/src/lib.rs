@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc, HostState,
-    HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc,
+    HostState, HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasmtime::{Func, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc, ValRaw};
