@@ -579,6 +579,7 @@ fn escapes(g: &mut G) {
     let (p, l) = g.put(STR1, b"f");
     assert_eq!(g.ok("path_filestat_get", &[fd.into(), 0, p, l, OUT]), Ok(()));
     assert_eq!(g.read_all("swap/secret"), Err(Errno::NotCapable));
+    #[cfg(unix)]
     if let Some(tmp) = g.host.as_ref().map(|t| t.path().to_path_buf()) {
         // Symlinks planted by the host, absolute and relative.
         std::os::unix::fs::symlink("/etc/passwd", tmp.join("root/host-abs")).unwrap();
