@@ -8,7 +8,7 @@
 //! - [`Module`]: a compiled module checked to be a Go reactor, instantiated many times;
 //! - [`Reactor`] / [`GoReactor`]: start `main`, [`tick`](Reactor::tick), call exports, memory;
 //! - [`LoopResult`], [`Completion`], [`Error`];
-//! - [`run`](run::run) (sleeps on timers) and [`run_async`](run::run_async) (any executor);
+//! - [`run`](run::run) (sleeps on timers) and [`run_async`] (any executor);
 //! - [`HostFunc`]: WASI (from `wasi-min`) and embedder imports, linked the same way on every engine.
 //!
 //! Reactors are not required to be `Send`: wasmer's and wasm3's stores are not. Each backend's
