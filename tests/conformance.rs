@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{ExpectedExit, Fixtures, Io, expected};
 use go_reactor::wasi_min::fs::MemFs;
 use go_reactor::{
-    Abi, Caller, Completion, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorConfig, ReactorExt, RunOptions, TrapKind,
-    Val, ValType, WasmEngine, run_async, run_with,
+    Abi, Caller, Completion, Ending, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorConfig, ReactorExt, RunOptions,
+    TrapKind, Val, ValType, WasmEngine, run_async, run_with,
 };
 
 /// Runs fixture `name` to completion with its expected args/env and checks stdout and ending.
@@ -41,9 +41,7 @@ fn check_fixture<E: WasmEngine>(fx: &Fixtures<E>, name: &str) -> (Io, Vec<LoopRe
         (ExpectedExit::Deadlock | ExpectedExit::Idle, Ok(Completion::Idle)) => assert_eq!(reactor.abi(), Abi::V1),
         (want, got) => panic!("{name}: expected {want:?}, got {got:?}\nstderr:\n{}", io.stderr.to_string_lossy()),
     }
-    if let Some(stdout) = &exp.stdout {
-        assert_eq!(io.stdout.to_string_lossy(), String::from_utf8_lossy(stdout), "{name}: stdout");
-    }
+    common::check_stdout(name, &exp, &io.stdout.contents());
     for want in &exp.stderr_contains {
         assert!(io.stderr.to_string_lossy().contains(want.as_str()), "{name}: stderr lacks {want:?}");
     }
@@ -77,9 +75,12 @@ pub fn exit_code<E: WasmEngine>(fx: &Fixtures<E>) {
     let mut r = fx.module("exit").instantiate(io.config("exit")).unwrap();
     assert_eq!(r.run().unwrap(), Completion::Exited(3));
     assert_eq!(io.stdout.contents(), expected("exit").stdout.unwrap());
-    assert!(r.ended().is_some());
-    assert!(matches!(r.tick(), Err(Error::Ended { .. })), "a finished reactor refuses ticks");
-    assert!(matches!(r.call("go_tick", &[]), Err(Error::Ended { .. })));
+    assert_eq!(r.ended(), Some(&Ending::Exited(3)));
+    assert!(
+        matches!(r.tick(), Err(Error::Ended { ending: Ending::Exited(3) })),
+        "a finished reactor refuses ticks"
+    );
+    assert!(matches!(r.call("go_tick", &[]), Err(Error::Ended { ending: Ending::Exited(3) })));
     check_fixture(fx, "exit");
 }
 
@@ -94,7 +95,35 @@ pub fn panic<E: WasmEngine>(fx: &Fixtures<E>) {
         }
         other => panic!("expected a Go panic, got {other:?}"),
     }
-    assert!(matches!(r.tick(), Err(Error::Ended { .. })));
+    let ending = Ending::GuestPanic {
+        message: "panic: boom from a goroutine".into(),
+    };
+    assert_eq!(r.ended(), Some(&ending));
+    assert_eq!(ending.to_string(), "Go panic: panic: boom from a goroutine");
+    match r.tick() {
+        Err(Error::Ended { ending: got }) => assert_eq!(got, ending),
+        other => panic!("expected Ended, got {other:?}"),
+    }
+}
+
+/// Fail closed: when the random source fails, `random_get` returns EIO and Go's `crypto/rand`
+/// stops the program with a fatal error; it never goes on with predictable bytes.
+pub fn random_fails_closed<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "cryptorand");
+    let io = Io::default();
+    let config = io.config("cryptorand").random(go_reactor::wasi_min::random::NoRandom);
+    let mut r = fx.module("cryptorand").instantiate(config).unwrap();
+    match r.run() {
+        Err(Error::GuestPanic { message, .. }) => assert_eq!(
+            message,
+            "fatal error: crypto/rand: failed to read random data (see https://go.dev/issue/66821): I/O error"
+        ),
+        other => panic!(
+            "expected crypto/rand to fail visibly, got {other:?}\nstderr:\n{}",
+            io.stderr.to_string_lossy()
+        ),
+    }
+    assert_eq!(io.stdout.contents(), b"", "the program printed nothing after the failed read");
 }
 
 pub fn deadlock<E: WasmEngine>(fx: &Fixtures<E>) {
@@ -169,8 +198,23 @@ pub fn exports<E: WasmEngine>(fx: &Fixtures<E>) {
     ));
     assert!(matches!(r.call("nope", &[]), Err(Error::NoSuchExport { .. })));
     assert!(matches!(r.call("memory", &[]), Err(Error::NoSuchExport { .. })));
+    // `call_i32` on an export that does not return one i32 is a signature error, caught before
+    // calling the guest.
+    let calls = r.stats().calls;
+    match r.call_i32("add_i64", &[Val::I64(1), Val::I64(2)]) {
+        Err(Error::CallSignature { name, problem, .. }) => {
+            assert_eq!((name.as_str(), problem.as_str()), ("add_i64", "the caller expects results (i32)"))
+        }
+        other => panic!("expected a signature error, got {other:?}"),
+    }
+    assert_eq!(r.stats().calls, calls);
     let size = r.memory_size();
-    assert!(r.read_memory(size - 2, &mut [0; 4]).is_err());
+    let out_of_bounds = go_reactor::wasi_min::MemoryError {
+        addr: size - 2,
+        len: 4,
+        size,
+    };
+    assert!(matches!(r.read_memory(size - 2, &mut [0; 4]), Err(Error::Memory(e)) if e == out_of_bounds));
     assert_eq!(r.tick().unwrap(), LoopResult::Idle);
     let stats = r.stats();
     assert!(stats.ticks >= 1 && stats.calls >= 8 && stats.host_calls > 0, "{stats:?}");
@@ -237,7 +281,12 @@ pub fn hostcall<E: WasmEngine>(fx: &Fixtures<E>) {
         Err(Error::HostFunc { import, message }) => assert_eq!((import.as_str(), message.as_str()), ("env::host_add", "nope")),
         other => panic!("expected a host function error, got {other:?}"),
     }
-    assert!(matches!(r.tick(), Err(Error::Ended { .. })));
+    let ending = Ending::HostFunc {
+        import: "env::host_add".into(),
+        message: "nope".into(),
+    };
+    assert_eq!(r.ended(), Some(&ending));
+    assert!(matches!(r.tick(), Err(Error::Ended { ending: got }) if got == ending));
 }
 
 pub fn async_two_executors<E: WasmEngine>(fx: &Fixtures<E>) {
@@ -293,6 +342,13 @@ pub fn typed_calls<E: WasmEngine>(fx: &Fixtures<E>) {
     assert_eq!(r.run().unwrap(), Completion::Idle);
     assert_eq!(r.call_typed::<(i32, i32), i32>("add", (2, 3)).unwrap(), 5);
     assert_eq!(r.call_typed::<(f64, f64), f64>("mul_f64", (2.0, 0.25)).unwrap(), 0.5);
+    let text = b"typed vowels";
+    let ptr = r.call_typed::<u32, u32>("alloc", text.len() as u32).unwrap();
+    r.write_bytes(ptr, text).unwrap();
+    assert_eq!(
+        r.call_typed::<(u32, u32), u32>("count_vowels", (ptr, text.len() as u32)).unwrap(),
+        3
+    );
     let calls = r.stats().calls;
     let err = r.call_typed::<(i32, i32), i64>("add", (2, 3)).unwrap_err();
     assert!(matches!(err, Error::CallSignature { .. }), "{err}");
@@ -301,10 +357,11 @@ pub fn typed_calls<E: WasmEngine>(fx: &Fixtures<E>) {
     let log = Arc::new(Mutex::new(String::new()));
     let sink = log.clone();
     let add = HostFunc::wrap("env", "host_add", |_: &mut Caller<'_>, a: i32, b: i32| Ok::<_, HostError>(a + b));
-    let log_fn = HostFunc::wrap("env", "host_log", move |c: &mut Caller<'_>, ptr: i32, len: i32| {
+    // Guest pointers as `u32`, as the guest means them.
+    let log_fn = HostFunc::wrap("env", "host_log", move |c: &mut Caller<'_>, ptr: u32, len: u32| {
         sink.lock()
             .map_err(|_| HostError::new("poisoned"))?
-            .push_str(&c.read_str(ptr as u32, len as u32)?);
+            .push_str(&c.read_str(ptr, len)?);
         Ok(())
     });
     let io = Io::default();
@@ -406,6 +463,16 @@ pub fn module_cache<E: WasmEngine>(fx: &Fixtures<E>) {
         }
         Err(Error::Unsupported { .. }) => assert!(!fx.engine().info().capabilities.serialize),
         Err(e) => panic!("serialize: {e}"),
+    }
+    // Bytes that are not serialized code: a serialization error, not a compile error.
+    // SAFETY: engines check the header of serialized code before loading any of it.
+    match unsafe { go_reactor::Module::deserialize(fx.engine(), b"not serialized code") } {
+        Err(Error::Serialize { engine, operation, .. }) => {
+            assert!(fx.engine().info().capabilities.serialize);
+            assert_eq!((engine, operation), (fx.engine().info().name, "deserialize"));
+        }
+        Err(Error::Unsupported { .. }) => assert!(!fx.engine().info().capabilities.serialize),
+        other => panic!("expected a deserialize error, got {:?}", other.map(|_| ())),
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -635,7 +702,14 @@ fn stdout_of<E: WasmEngine>(fx: &Fixtures<E>, name: &str) -> Vec<u8> {
         .module(name)
         .instantiate(io.config(name).import(add).import(log).import(nop))
         .unwrap();
-    let _ = r.run();
+    // The ending is part of what every engine must agree on.
+    match (expected(name).exit, r.run()) {
+        (ExpectedExit::Code(code), Ok(Completion::Exited(got))) => assert_eq!(got, code, "{name}"),
+        (ExpectedExit::Code(0), Ok(Completion::Finished)) => assert_eq!(r.abi(), Abi::Legacy, "{name}"),
+        (ExpectedExit::Code(2), Err(Error::GuestPanic { .. })) => {}
+        (ExpectedExit::Deadlock | ExpectedExit::Idle, Ok(Completion::Idle)) => assert_eq!(r.abi(), Abi::V1, "{name}"),
+        (want, got) => panic!("{name}: expected {want:?}, got {got:?}"),
+    }
     io.stdout.contents()
 }
 
@@ -644,7 +718,7 @@ macro_rules! conformance {
         mod $engine {
             use std::sync::LazyLock;
             static FIXTURES: LazyLock<crate::Fixtures<$ty>> = LazyLock::new(Default::default);
-            conformance!(@tests hello timers exit_code panic deadlock busy args_env stdout_big initsleep legacy_hello
+            conformance!(@tests hello timers exit_code panic random_fails_closed deadlock busy args_env stdout_big initsleep legacy_hello
                 exports hostcall async_two_executors many_reactors_one_thread not_a_reactor
                 typed_calls memory_limit runaway_guest module_cache stdin_lines stdin_interleaves
                 files_host_dir files_memory);
@@ -688,9 +762,7 @@ fn stdout_identical_across_engines() {
         let outputs: Vec<(&str, Vec<u8>)> = engines.iter().map(|(engine, run)| (*engine, run(name))).collect();
         for (engine, out) in &outputs {
             assert_eq!(out, &outputs[0].1, "{name}: {engine} and {} differ", outputs[0].0);
-            if let Some(want) = expected(name).stdout {
-                assert_eq!(out, &want, "{name} on {engine}: stdout differs from native Go");
-            }
+            common::check_stdout(&format!("{name} on {engine}"), &expected(name), out);
         }
     }
 }

@@ -13,13 +13,14 @@
 mod common;
 
 use std::io::{self, BufWriter, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use go_reactor::wasi_min::MemoryError;
 use go_reactor::wasi_min::clock::ManualClock;
 use go_reactor::wasi_min::sink::SharedBuffer;
 use go_reactor::{
-    Completion, Error, FuncType, HostError, HostFunc, Limits, LoopResult, Module, Reactor, ReactorConfig, ReactorExt, TrapKind, Val,
-    WasmEngine,
+    Completion, Ending, Error, FuncType, HostError, HostFunc, Limits, LoopResult, Module, Reactor, ReactorConfig, ReactorExt, TrapKind,
+    Val, WasmEngine,
 };
 
 /// The WASI imports the fixtures use (unused ones are linked too, which is part of the test).
@@ -462,10 +463,11 @@ pub fn invalid_tick_values<E: WasmEngine>(engine: &E) {
         r.call("set", &[Val::I32(value)]).unwrap();
         let err = r.tick().unwrap_err();
         assert!(matches!(err, Error::InvalidTick { value: v } if v == value), "{value}: {err:?}");
-        assert!(
-            err.to_string().contains("go_tick") && err.to_string().contains(&value.to_string()),
-            "{err}"
+        assert_eq!(
+            err.to_string(),
+            format!("go_tick returned {value}, which is not a valid tick result")
         );
+        assert_eq!(r.ended(), Some(&Ending::InvalidTick(value)));
         assert_refuses_calls(&mut r, "after an invalid tick value");
     }
 }
@@ -644,20 +646,18 @@ pub fn wasi_hostile_pointers<E: WasmEngine>(engine: &E) {
     };
     let io = Io::new();
     let mut r = wat.module(engine).instantiate(io.config()).unwrap();
-    let start = Instant::now();
     assert_idle(r.tick(), "hostile WASI pointers");
-    let took = start.elapsed();
-    assert!(took < Duration::from_secs(10), "hostile calls must fail fast, took {took:?}");
     assert_eq!(io.stdout.contents(), b"hello", "nothing but the one good write reached stdout");
     assert!(io.stderr.is_empty());
     // Host-side accesses are checked too.
     let size = r.memory_size();
     assert_eq!(size, 16 << 16);
-    assert!(matches!(r.read_memory(u64::MAX, &mut [0; 4]), Err(Error::Memory(_))));
-    assert!(matches!(r.read_memory(size - 2, &mut [0; 4]), Err(Error::Memory(_))));
-    assert!(matches!(r.write_memory(size, &[1]), Err(Error::Memory(_))));
-    assert!(matches!(r.write_memory(u64::MAX - 1, &[1, 2, 3]), Err(Error::Memory(_))));
-    assert!(matches!(r.read_bytes(u32::MAX, u32::MAX), Err(Error::Memory(_))));
+    let oob = |addr: u64, len: u64| MemoryError { addr, len, size };
+    assert!(matches!(r.read_memory(u64::MAX, &mut [0; 4]), Err(Error::Memory(e)) if e == oob(u64::MAX, 4)));
+    assert!(matches!(r.read_memory(size - 2, &mut [0; 4]), Err(Error::Memory(e)) if e == oob(size - 2, 4)));
+    assert!(matches!(r.write_memory(size, &[1]), Err(Error::Memory(e)) if e == oob(size, 1)));
+    assert!(matches!(r.write_memory(u64::MAX - 1, &[1, 2, 3]), Err(Error::Memory(e)) if e == oob(u64::MAX - 1, 3)));
+    assert!(matches!(r.read_bytes(u32::MAX, u32::MAX), Err(Error::Memory(e)) if e == oob(u32::MAX.into(), u32::MAX.into())));
     r.read_memory(size, &mut []).unwrap();
     r.write_memory(size - 1, &[7]).unwrap();
     assert_eq!(r.read_bytes((size - 1) as u32, 1).unwrap(), [7]);
@@ -1197,18 +1197,12 @@ pub fn runaway_guest_limits<E: WasmEngine>(engine: &E) {
         (
             info.capabilities.fuel,
             TrapKind::OutOfFuel,
-            Limits {
-                fuel_per_tick: Some(1_000_000),
-                ..Limits::default()
-            },
+            Limits::new().with_fuel_per_tick(1_000_000),
         ),
         (
             info.capabilities.deadline,
             TrapKind::Interrupted,
-            Limits {
-                tick_deadline: Some(Duration::from_millis(50)),
-                ..Limits::default()
-            },
+            Limits::new().with_tick_deadline(Duration::from_millis(50)),
         ),
     ];
     for (supported, kind, limits) in limits {

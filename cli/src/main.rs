@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 mod cache;
 mod dirs;
+mod snapshot;
 use go_reactor::{Completion, EngineKind, EngineOptions, Error, GO_TEST_WASM_STACK, ReactorConfig, ReactorExt};
 
 use dirs::DirSpec;
@@ -27,6 +28,10 @@ enum Command {
     Engines,
     /// Time compile, instantiate + `_initialize` and run on each engine (and optionally Node.js).
     Bench(bench::BenchArgs),
+    /// Continue a reactor from a snapshot written by `run --snapshot`, on any engine.
+    Resume(snapshot::ResumeArgs),
+    /// Write a pre-initialized module: runtime and package `init`s done once, at build time.
+    Preinit(snapshot::PreinitArgs),
 }
 
 #[derive(clap::Args)]
@@ -62,6 +67,13 @@ struct RunArgs {
     /// Default: $GO_REACTOR_CACHE_DIR, else $XDG_CACHE_HOME/go-reactor, else ~/.cache/go-reactor.
     #[arg(long, value_name = "DIR", env = "GO_REACTOR_CACHE_DIR")]
     cache_dir: Option<PathBuf>,
+    /// Stop after this many ticks and write a snapshot (with --snapshot); a program that ends
+    /// first runs as usual.
+    #[arg(long, value_name = "N", requires = "snapshot")]
+    snapshot_at_tick: Option<u64>,
+    /// Where --snapshot-at-tick writes the snapshot.
+    #[arg(long, value_name = "FILE", requires = "snapshot_at_tick")]
+    snapshot: Option<PathBuf>,
     /// The reactor module (.wasm).
     program: PathBuf,
     /// Arguments passed to the guest after its name.
@@ -89,7 +101,7 @@ fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("`{s}` is not a positive size in bytes"))
 }
 
-fn parse_env(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_env(s: &str) -> Result<(String, String), String> {
     s.split_once('=')
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .ok_or_else(|| format!("`{s}` is not KEY=VALUE"))
@@ -97,7 +109,7 @@ fn parse_env(s: &str) -> Result<(String, String), String> {
 
 /// Exit status for failures of the host (bad file, bad module): 1. The guest's own failures
 /// (panic, trap, deadlock) exit 2, like a Go program that crashes natively.
-const HOST_FAILURE: u8 = 1;
+pub(crate) const HOST_FAILURE: u8 = 1;
 const GUEST_FAILURE: u8 = 2;
 
 fn main() -> ExitCode {
@@ -113,6 +125,8 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => run_on_own_stack(args),
         Command::Bench(args) => bench::bench(args),
+        Command::Resume(args) => snapshot::resume(args),
+        Command::Preinit(args) => snapshot::preinit(args),
     }
 }
 
@@ -178,6 +192,7 @@ fn run(args: RunArgs) -> ExitCode {
     }
     let cache_dir = if args.no_cache { None } else { cache::dir(args.cache_dir) };
     let compiled = match &cache_dir {
+        _ if args.snapshot.is_some() => engine.compile_snapshottable(&bytes),
         // SAFETY: `cache::dir` only returns a directory that is ours and not writable by others.
         Some(dir) => unsafe { engine.compile_cached_with(&bytes, dir, &options) },
         None => engine.compile_with(&bytes, &options),
@@ -211,11 +226,25 @@ fn run(args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return guest_error(e),
     };
-    match reactor.run() {
+    let outcome = match (args.snapshot_at_tick, &args.snapshot) {
+        (Some(n), Some(path)) => match snapshot::run_then_snapshot(&mut *reactor, n, path) {
+            Ok(None) => return ExitCode::SUCCESS,
+            Ok(Some(completion)) => Ok(completion),
+            Err(e) => Err(e),
+        },
+        _ => reactor.run(),
+    };
+    finish(outcome)
+}
+
+/// The exit status of a finished run (shared by `run` and `resume`).
+fn finish(outcome: go_reactor::Result<Completion>) -> ExitCode {
+    match outcome {
         Ok(Completion::Exited(code)) => ExitCode::from(code as u8),
         Ok(Completion::Finished) => ExitCode::SUCCESS,
         Ok(Completion::Idle) => fail(GUEST_FAILURE, "deadlock: all goroutines are asleep and main has not returned"),
         Ok(Completion::Cancelled) => fail(GUEST_FAILURE, "cancelled"),
+        Ok(other) => fail(GUEST_FAILURE, &format!("run ended: {other:?}")),
         Err(e) => guest_error(e),
     }
 }
@@ -231,11 +260,11 @@ fn guest_error(e: Error) -> ExitCode {
     }
 }
 
-fn one_line(s: &str) -> String {
+pub(crate) fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn fail(code: u8, message: &str) -> ExitCode {
+pub(crate) fn fail(code: u8, message: &str) -> ExitCode {
     eprintln!("error: {message}");
     ExitCode::from(code)
 }

@@ -33,7 +33,19 @@ pub struct ReactorConfig {
     pub(crate) wasi: WasiCtxBuilder,
     pub(crate) imports: Vec<HostFunc>,
     pub(crate) state: Box<dyn Any + Send>,
+    pub(crate) shared: Option<std::sync::Arc<dyn Any + Send + Sync>>,
     pub(crate) limits: Limits,
+}
+
+impl std::fmt::Debug for ReactorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The WASI builder holds sinks and sources that are not `Debug`; the imports and limits
+        // are what tells configurations apart.
+        f.debug_struct("ReactorConfig")
+            .field("imports", &self.imports)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ReactorConfig {
@@ -42,6 +54,7 @@ impl Default for ReactorConfig {
             wasi: WasiCtx::builder(),
             imports: Vec::new(),
             state: Box::new(()),
+            shared: None,
             limits: Limits::default(),
         }
     }
@@ -169,6 +182,41 @@ impl ReactorConfig {
     pub fn state<T: Any + Send>(mut self, state: T) -> Self {
         self.state = Box::new(state);
         self
+    }
+    /// Shared embedder state, reachable from sync host functions as `Caller::data::<Arc<T>>()`
+    /// and from async ones as [`AsyncCaller::data::<T>()`](crate::AsyncCaller::data) (futures
+    /// outlive the guest's call, so they get an `Arc`, not a borrow). Replaces [`state`](Self::state).
+    pub fn shared_state<T: Any + Send + Sync>(mut self, state: std::sync::Arc<T>) -> Self {
+        self.state = Box::new(state.clone());
+        self.shared = Some(state);
+        self
+    }
+    /// Provides a sync host function on bytes (see [`HostFunc::bytes`]); Go calls it with
+    /// `sdk.Call`.
+    pub fn import_bytes(
+        self,
+        module: impl Into<String>,
+        name: impl Into<String>,
+        f: impl Fn(&mut crate::Caller<'_>, &[u8]) -> Result<Vec<u8>, crate::HostError> + Send + Sync + 'static,
+    ) -> Self {
+        self.import(HostFunc::bytes(module, name, f))
+    }
+    /// Provides an async host function (see [`HostFunc::async_fn`]); Go awaits it with
+    /// `sdk.Await`, parking only the calling goroutine while the future runs.
+    ///
+    /// ```
+    /// use reactor_api::ReactorConfig;
+    /// let config = ReactorConfig::new().import_async("app", "fetch", |_caller, url: Vec<u8>| async move {
+    ///     // e.g. an HTTP request; here, an echo
+    ///     Ok(url)
+    /// });
+    /// ```
+    pub fn import_async<F, Fut>(self, module: impl Into<String>, name: impl Into<String>, f: F) -> Self
+    where
+        F: Fn(crate::AsyncCaller, Vec<u8>) -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<Vec<u8>, crate::HostError>> + Send + 'static,
+    {
+        self.import(HostFunc::async_fn(module, name, f))
     }
     /// Caps linear memory at `bytes` (rounded down to 64 KiB pages).
     pub fn max_memory_bytes(mut self, bytes: u64) -> Self {

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Trap};
 use crate::host::{HostFunc, HostState};
+use crate::reactor::{GoReactor, Reactor};
 use crate::value::{ModuleInfo, Val};
 
 /// How an engine executes code.
@@ -22,7 +23,17 @@ pub enum ExecutionKind {
 }
 
 /// What an engine can do beyond running a reactor.
+///
+/// Non-exhaustive so that new capabilities are not breaking changes: backends build it with
+/// [`Capabilities::none`] and the `with_*` methods.
+///
+/// ```
+/// use reactor_api::Capabilities;
+/// let caps = Capabilities::none().with_memory_limit(true).with_send(true);
+/// assert!(caps.memory_limit && caps.send && !caps.fuel);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// [`Limits::max_memory_bytes`] is enforced.
     pub memory_limit: bool,
@@ -38,17 +49,75 @@ pub struct Capabilities {
     pub wasm_stack: bool,
 }
 
-/// Static facts about a backend.
+impl Capabilities {
+    /// No optional capability.
+    pub const fn none() -> Self {
+        Self {
+            memory_limit: false,
+            fuel: false,
+            deadline: false,
+            serialize: false,
+            send: false,
+            wasm_stack: false,
+        }
+    }
+    /// Sets [`memory_limit`](Self::memory_limit).
+    pub const fn with_memory_limit(mut self, yes: bool) -> Self {
+        self.memory_limit = yes;
+        self
+    }
+    /// Sets [`fuel`](Self::fuel).
+    pub const fn with_fuel(mut self, yes: bool) -> Self {
+        self.fuel = yes;
+        self
+    }
+    /// Sets [`deadline`](Self::deadline).
+    pub const fn with_deadline(mut self, yes: bool) -> Self {
+        self.deadline = yes;
+        self
+    }
+    /// Sets [`serialize`](Self::serialize).
+    pub const fn with_serialize(mut self, yes: bool) -> Self {
+        self.serialize = yes;
+        self
+    }
+    /// Sets [`send`](Self::send).
+    pub const fn with_send(mut self, yes: bool) -> Self {
+        self.send = yes;
+        self
+    }
+    /// Sets [`wasm_stack`](Self::wasm_stack).
+    pub const fn with_wasm_stack(mut self, yes: bool) -> Self {
+        self.wasm_stack = yes;
+        self
+    }
+}
+
+/// Static facts about a backend. Non-exhaustive: backends build it with [`EngineInfo::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EngineInfo {
     /// Short name used on the command line (`wasmtime`, `wasmer`, `wasmi`, `wasm3`).
     pub name: &'static str,
-    /// Version of the engine crate.
+    /// Version of the engine crate (each backend documents where it takes it from; the
+    /// compiled-code cache key includes it).
     pub version: &'static str,
     /// Compiler or interpreter.
     pub kind: ExecutionKind,
     /// Optional features.
     pub capabilities: Capabilities,
+}
+
+impl EngineInfo {
+    /// Facts about a backend.
+    pub const fn new(name: &'static str, version: &'static str, kind: ExecutionKind, capabilities: Capabilities) -> Self {
+        Self {
+            name,
+            version,
+            kind,
+            capabilities,
+        }
+    }
 }
 
 /// The wasm stack Go's own test runner gives wasmtime (`max-wasm-stack=8388608`): enough for
@@ -116,7 +185,18 @@ impl EngineOptions {
 
 /// Resource limits for one reactor. Asking for a limit an engine cannot enforce is an
 /// [`Error::Unsupported`] at instantiation, never silently ignored.
+///
+/// Non-exhaustive so that new limits are not breaking changes: build it with [`Limits::new`]
+/// and the `with_*` methods (or through [`ReactorConfig`](crate::ReactorConfig)'s setters).
+///
+/// ```
+/// use reactor_api::Limits;
+/// let limits = Limits::new().with_max_memory_bytes(64 << 20).with_fuel_per_tick(50_000_000);
+/// assert_eq!(limits.max_memory_bytes, Some(64 << 20));
+/// assert_eq!(limits.tick_deadline, None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest linear memory, in bytes; `memory.grow` beyond it fails (Go then reports
     /// "out of memory").
@@ -128,9 +208,36 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// No limits.
+    pub const fn new() -> Self {
+        Self {
+            max_memory_bytes: None,
+            fuel_per_tick: None,
+            tick_deadline: None,
+        }
+    }
+    /// Sets [`max_memory_bytes`](Self::max_memory_bytes).
+    pub const fn with_max_memory_bytes(mut self, bytes: u64) -> Self {
+        self.max_memory_bytes = Some(bytes);
+        self
+    }
+    /// Sets [`fuel_per_tick`](Self::fuel_per_tick).
+    pub const fn with_fuel_per_tick(mut self, fuel: u64) -> Self {
+        self.fuel_per_tick = Some(fuel);
+        self
+    }
+    /// Sets [`tick_deadline`](Self::tick_deadline).
+    pub const fn with_tick_deadline(mut self, deadline: Duration) -> Self {
+        self.tick_deadline = Some(deadline);
+        self
+    }
+
     /// Refuses every limit that `engine` (as configured) cannot enforce, according to its
     /// [`Capabilities`]: backends call this first in [`WasmEngine::instantiate`], so what an
     /// engine refuses is exactly what its `info()` says it lacks.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] naming the first limit the engine cannot enforce.
     pub fn check_supported(&self, engine: &EngineInfo) -> Result<(), Error> {
         let c = engine.capabilities;
         let refused = [
@@ -169,6 +276,9 @@ pub trait WasmEngine: Clone + 'static {
     /// Static facts about this engine.
     fn info(&self) -> EngineInfo;
     /// Validates and compiles module bytes.
+    ///
+    /// # Errors
+    /// [`Error::Compile`] when the bytes are not valid WebAssembly or the engine cannot compile them.
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error>;
     /// Imports and exports of a compiled module.
     fn module_info(&self, module: &Self::Module) -> ModuleInfo;
@@ -177,6 +287,10 @@ pub trait WasmEngine: Clone + 'static {
     /// export (there is no start function in a Go reactor; `_initialize` is called later).
     /// A limit the engine cannot enforce is an [`Error::Unsupported`], never ignored:
     /// implementations start with [`Limits::check_supported`].
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for a limit the engine cannot enforce, [`Error::Instantiate`] when
+    /// the engine refuses the module (e.g. a memory cap below its initial size).
     fn instantiate(
         &self,
         module: &Self::Module,
@@ -185,6 +299,10 @@ pub trait WasmEngine: Clone + 'static {
         limits: &Limits,
     ) -> Result<Self::Instance, Error>;
     /// Serializes compiled code, on engines that can ([`Capabilities::serialize`]).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on engines without serialization, [`Error::Serialize`] when the
+    /// engine fails.
     fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
         let _ = module;
         Err(Error::Unsupported {
@@ -193,6 +311,10 @@ pub trait WasmEngine: Clone + 'static {
         })
     }
     /// Loads code written by [`serialize`](Self::serialize).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on engines without serialization, [`Error::Serialize`] for bytes
+    /// the engine rejects (another version or configuration, or not serialized code at all).
     ///
     /// # Safety
     /// The bytes must come from `serialize` of the same engine version and configuration; loading
@@ -203,6 +325,14 @@ pub trait WasmEngine: Clone + 'static {
             engine: self.info().name,
             feature: "module serialization",
         })
+    }
+    /// Boxes a reactor of this engine as `Send`, on engines whose instances are `Send`
+    /// ([`Capabilities::send`]); `None` (the default) elsewhere. Backends with `Send` instances
+    /// implement it as `Some(Box::new(reactor))`, which the compiler only accepts if they are.
+    /// [`AnyModule::instantiate_send`](crate::AnyModule::instantiate_send) uses it.
+    fn into_send_reactor(reactor: GoReactor<Self::Instance>) -> Option<Box<dyn Reactor + Send>> {
+        let _ = reactor;
+        None
     }
 }
 

@@ -13,22 +13,103 @@ use wasi_min::{GuestMemory, WasiCtx};
 
 use crate::value::{FuncType, Val, ValType};
 
-/// The error an embedder's host function returns to stop the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostError(pub String);
+/// The error an embedder's host function returns to stop the guest; the reactor then ends with
+/// [`Error::HostFunc`](crate::Error::HostFunc) carrying its message.
+///
+/// It implements [`std::error::Error`], so (as with `anyhow::Error`) there is no blanket
+/// conversion from every error type; `?` works on the errors host functions typically meet
+/// (guest memory, UTF-8, I/O, strings), and [`HostError::from_error`] wraps any other error,
+/// keeping it as the [`source`](std::error::Error::source).
+///
+/// ```
+/// use reactor_api::HostError;
+/// fn parse(s: &str) -> Result<u32, HostError> {
+///     let n: u32 = s.parse().map_err(HostError::from_error)?;
+///     if n == 0 { return Err("zero is not allowed".into()); }
+///     Ok(n)
+/// }
+/// assert_eq!(parse("0").unwrap_err().to_string(), "zero is not allowed");
+/// assert!(std::error::Error::source(&parse("x").unwrap_err()).is_some());
+/// ```
+#[derive(Debug)]
+pub struct HostError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
 
 impl HostError {
     /// An error with a message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+    /// Wraps any error: its `Display` becomes the message, and it stays reachable through
+    /// [`source`](std::error::Error::source).
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+        }
+    }
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
-impl<E: std::error::Error> From<E> for HostError {
-    fn from(e: E) -> Self {
-        Self(e.to_string())
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
+
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for HostError {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<&str> for HostError {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync + 'static>> for HostError {
+    fn from(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        Self {
+            message: error.to_string(),
+            source: Some(error),
+        }
+    }
+}
+
+macro_rules! host_error_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for HostError {
+            fn from(error: $t) -> Self {
+                Self::from_error(error)
+            }
+        }
+    )*};
+}
+host_error_from!(
+    std::io::Error,
+    wasi_min::MemoryError,
+    std::str::Utf8Error,
+    std::string::FromUtf8Error,
+    std::num::ParseIntError,
+    std::num::TryFromIntError,
+    crate::Error,
+);
 
 /// What a backend gets back when a host function stops the guest. It carries no detail: the
 /// reason is recorded in [`HostState`], so backends only need to turn it into an engine trap.
@@ -51,6 +132,8 @@ pub struct HostState {
     pub(crate) user: Box<dyn Any + Send>,
     pub(crate) host_calls: u64,
     pub(crate) stop: Option<Stop>,
+    /// Byte and async host calls of the guest SDK (see [`crate::async_host`]).
+    pub(crate) calls: crate::async_host::Calls,
 }
 
 impl std::fmt::Debug for HostState {
@@ -70,6 +153,7 @@ impl HostState {
             user,
             host_calls: 0,
             stop: None,
+            calls: Default::default(),
         }
     }
     /// The WASI context.
@@ -88,7 +172,18 @@ pub struct Caller<'a> {
     state: &'a mut HostState,
 }
 
+impl std::fmt::Debug for Caller<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("memory_size", &self.memory.size())
+            .finish_non_exhaustive()
+    }
+}
+
 impl<'a> Caller<'a> {
+    pub(crate) fn new(memory: &'a mut dyn GuestMemory, state: &'a mut HostState) -> Self {
+        Self { memory, state }
+    }
     /// The guest's linear memory.
     pub fn memory(&mut self) -> &mut dyn GuestMemory {
         self.memory
@@ -119,6 +214,8 @@ pub type HostCallback = dyn Fn(&mut Caller<'_>, &[Val], &mut [Val]) -> Result<()
 enum Imp {
     Wasi(&'static WasiFunction),
     User(Arc<HostCallback>),
+    /// Byte, async and SDK functions (see [`crate::async_host`]).
+    Sdk(crate::async_host::SdkImp),
 }
 
 /// A function the host provides to the guest under `module::name`.
@@ -182,6 +279,20 @@ impl HostFunc {
         }
     }
 
+    pub(crate) fn sdk(module: String, name: String, ty: FuncType, imp: crate::async_host::SdkImp) -> Self {
+        Self {
+            module: module.into(),
+            name: name.into(),
+            ty,
+            imp: Imp::Sdk(imp),
+        }
+    }
+
+    /// Whether this is an async host function (its results come back between ticks).
+    pub fn is_async(&self) -> bool {
+        matches!(&self.imp, Imp::Sdk(imp) if imp.is_async())
+    }
+
     /// Import module name.
     pub fn module(&self) -> &str {
         &self.module
@@ -219,6 +330,13 @@ impl HostFunc {
                     }
                 }
             }
+            Imp::Sdk(imp) => {
+                let r = crate::async_host::call(imp, memory, state, args);
+                if let Some(slot) = results.first_mut() {
+                    *slot = r;
+                }
+                Ok(())
+            }
             Imp::User(f) => {
                 for (r, &t) in results.iter_mut().zip(self.ty.results()) {
                     *r = Val::default_for(t).unwrap_or(Val::I32(0));
@@ -228,7 +346,7 @@ impl HostFunc {
                 outcome.map_err(|e| {
                     state.stop = Some(Stop::Failed {
                         import: format!("{}::{}", self.module, self.name),
-                        message: e.0,
+                        message: e.message,
                     });
                     HostTrap
                 })
@@ -239,7 +357,7 @@ impl HostFunc {
     fn check_results(&self, results: &[Val]) -> Result<(), HostError> {
         for (i, (v, &t)) in results.iter().zip(self.ty.results()).enumerate() {
             if v.ty() != t {
-                return Err(HostError(format!("result {i} is {}, the signature says {t}", v.ty())));
+                return Err(HostError::new(format!("result {i} is {}, the signature says {t}", v.ty())));
             }
         }
         Ok(())

@@ -6,6 +6,12 @@
 //! reactors can share one thread. Each tick itself runs synchronously for at most the guest's
 //! time slice.
 //!
+//! Both loops also poll the guest's pending async host calls ([`crate::async_host`]) between
+//! ticks: `-1` from `go_tick` with calls pending is not the end but a wait for the next future
+//! (`run` parks the thread until a future's waker or the next timer, `run_async` awaits them).
+//! A cancelled run drops the pending futures; the guest sees those calls fail as cancelled.
+//! Dropping the `run_async` future itself leaves them in the reactor for the next run.
+//!
 //! A Go program waiting for stdin parks its reader goroutine in the netpoller, and `go_tick`
 //! then reports a short timer (the runtime polls again every 10 ms) rather than idle. While the
 //! reactor says it waits for stdin ([`Reactor::stdin_wait`]), both loops also wake as soon as
@@ -26,8 +32,9 @@ use wasi_min::stdin::InputReadiness;
 use crate::error::{Error, Result};
 use crate::reactor::{Abi, LoopResult, Reactor};
 
-/// How a run ended without an error.
+/// How a run ended without an error. Non-exhaustive: match it with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Completion {
     /// The guest called `proc_exit`: `main` returned (code 0) or called `os.Exit(code)`.
     Exited(i32),
@@ -113,6 +120,15 @@ pub struct RunOptions<'a> {
     cancel: Option<CancelToken>,
 }
 
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("on_tick", &self.on_tick.as_ref().map(|_| "FnMut(LoopResult)"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
 impl<'a> RunOptions<'a> {
     /// Default options: no hook, no cancellation.
     pub fn new() -> Self {
@@ -137,7 +153,8 @@ impl<'a> RunOptions<'a> {
 /// What the loop does after one tick.
 enum Step {
     Again,
-    Sleep(Duration),
+    /// Wait for the timer (if any) or for a pending async host call, whichever comes first.
+    Sleep(Option<Duration>),
     Done(Completion),
 }
 
@@ -158,7 +175,8 @@ fn step<R: Reactor + ?Sized>(reactor: &mut R, opts: &mut RunOptions<'_>) -> Resu
     }
     Ok(match result {
         LoopResult::Ready => Step::Again,
-        LoopResult::Timer(d) => Step::Sleep(d),
+        LoopResult::Timer(d) => Step::Sleep(Some(d)),
+        LoopResult::Idle if reactor.pending_calls() > 0 => Step::Sleep(None),
         LoopResult::Idle => Step::Done(match reactor.abi() {
             Abi::V1 => Completion::Idle,
             Abi::Legacy => Completion::Finished,
@@ -176,46 +194,120 @@ fn start<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Option<Completion>> {
 
 /// Starts `main` and ticks until the program exits, goes idle or fails, sleeping the thread on
 /// timers.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn run<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Completion> {
     run_with(reactor, RunOptions::new())
 }
 
 /// [`run`] with options.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn run_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) -> Result<Completion> {
     if let Some(done) = start(reactor)? {
         return Ok(done);
     }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
     loop {
+        reactor.deliver_calls(&mut cx)?;
         match step(reactor, &mut opts)? {
             Step::Again => {}
-            // Woken early by input; a cancellation is then seen within the delay, which is
-            // short (the runtime polls stdin every 10 ms).
-            Step::Sleep(d) => match (reactor.stdin_wait(), &opts.cancel) {
-                (Some(input), _) => {
+            // Woken early by stdin input; a cancellation is then seen within the delay, which
+            // is short (the runtime polls stdin every 10 ms).
+            Step::Sleep(d) if reactor.pending_calls() == 0 => match (d, reactor.stdin_wait(), &opts.cancel) {
+                (Some(d), Some(input), _) => {
                     input.wait_timeout(d);
                 }
-                (None, Some(token)) => token.sleep(d),
-                (None, None) => std::thread::sleep(d),
+                (Some(d), None, Some(token)) => token.sleep(d),
+                (Some(d), None, None) => std::thread::sleep(d),
+                // Unreachable: `step` only waits without a timer when calls are pending.
+                (None, ..) => {}
             },
-            Step::Done(c) => return Ok(c),
+            Step::Sleep(d) => wait_calls(reactor, &opts, &mut cx, d)?,
+            Step::Done(c) => return finish(reactor, c),
+        }
+    }
+}
+
+/// After a run: a cancelled run drops the pending async host calls.
+fn finish<R: Reactor + ?Sized>(reactor: &mut R, c: Completion) -> Result<Completion> {
+    if c == Completion::Cancelled && reactor.pending_calls() > 0 {
+        let n = reactor.cancel_calls()?;
+        tracing::debug!(cancelled = n, "run cancelled: pending host calls dropped");
+    }
+    Ok(c)
+}
+
+/// Wakes the thread running [`run`] when a host future or the cancel token is ready.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+struct ThreadWaker(std::thread::Thread);
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+impl std::task::Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Parks the thread until a pending host call is delivered, the timer `d` is due, or the run is
+/// cancelled. Never spins: the futures' wakers unpark the thread.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+fn wait_calls<R: Reactor + ?Sized>(reactor: &mut R, opts: &RunOptions<'_>, cx: &mut Context<'_>, d: Option<Duration>) -> Result<()> {
+    let deadline = d.map(|d| std::time::Instant::now() + d);
+    loop {
+        if reactor.deliver_calls(cx)? > 0 || reactor.pending_calls() == 0 {
+            return Ok(());
+        }
+        if let Some(token) = &opts.cancel
+            && token.poll_cancelled(cx).is_ready()
+        {
+            return Ok(());
+        }
+        match deadline {
+            None => std::thread::park(),
+            Some(deadline) => match deadline.checked_duration_since(std::time::Instant::now()) {
+                Some(left) if !left.is_zero() => std::thread::park_timeout(left),
+                _ => return Ok(()),
+            },
         }
     }
 }
 
 /// Starts `main` and ticks until the program exits, goes idle or fails, awaiting timers
 /// without blocking the executor.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 pub async fn run_async<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Completion> {
     run_async_with(reactor, RunOptions::new()).await
 }
 
 /// [`run_async`] with options.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) -> Result<Completion> {
     if let Some(done) = start(reactor)? {
         return Ok(done);
     }
     loop {
+        std::future::poll_fn(|cx| Poll::Ready(reactor.deliver_calls(cx))).await?;
         match step(reactor, &mut opts)? {
             // On the web a waker re-polls in a microtask, which runs before the page renders or
             // handles input: yield through a zero `setTimeout` (a macrotask) instead.
@@ -223,15 +315,59 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
             Step::Again => futures_timer::Delay::new(Duration::ZERO).await,
             #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
             Step::Again => YieldNow(false).await,
+            Step::Sleep(d) if reactor.pending_calls() > 0 => {
+                WaitCalls {
+                    reactor: &mut *reactor,
+                    delay: d.map(futures_timer::Delay::new),
+                    token: opts.cancel.as_ref(),
+                    yielded: false,
+                }
+                .await?
+            }
             Step::Sleep(d) => {
+                // `step` only waits without a timer when calls are pending.
                 Sleep {
-                    delay: futures_timer::Delay::new(d),
+                    delay: futures_timer::Delay::new(d.unwrap_or_default()),
                     token: opts.cancel.as_ref(),
                     input: reactor.stdin_wait(),
                 }
                 .await
             }
-            Step::Done(c) => return Ok(c),
+            Step::Done(c) => return finish(reactor, c),
+        }
+    }
+}
+
+/// Waits until a pending host call is delivered, the timer is due, or the run is cancelled.
+/// Always returns `Pending` at least once, so other tasks on the executor get a turn between
+/// two ticks even when results keep arriving.
+struct WaitCalls<'r, 't, R: ?Sized> {
+    reactor: &'r mut R,
+    delay: Option<futures_timer::Delay>,
+    token: Option<&'t CancelToken>,
+    yielded: bool,
+}
+
+impl<R: Reactor + ?Sized> Future for WaitCalls<'_, '_, R> {
+    type Output = Result<()>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        let ready = self.token.is_some_and(|t| t.poll_cancelled(cx).is_ready())
+            || match self.reactor.deliver_calls(cx) {
+                Err(e) => return Poll::Ready(Err(e)),
+                Ok(n) => n > 0 || self.reactor.pending_calls() == 0,
+            }
+            || self.delay.as_mut().is_some_and(|d| Pin::new(d).poll(cx).is_ready());
+        match (ready, self.yielded) {
+            (true, true) => Poll::Ready(Ok(())),
+            (true, false) => {
+                self.yielded = true;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            (false, _) => {
+                self.yielded = true;
+                Poll::Pending
+            }
         }
     }
 }

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use crate::clock::Clock;
-use crate::fd::FdTable;
+use crate::fd::{FdFacts, FdFactsError, FdTable};
 use crate::fs::Preopen;
 use crate::random::RandomSource;
 use crate::sink::{self, Sink, StderrTap};
@@ -72,6 +72,28 @@ impl WasiCtx {
         self.clock = Box::new(clock);
         self.clock_given = true;
         true
+    }
+    /// Makes the guest's monotonic clock continue from `ns`: from now on it reads `ns` plus the
+    /// time elapsed on the underlying clock, so a restored guest never sees time go back and
+    /// its pending timers keep their remaining delay. Wall-clock time is unchanged.
+    pub fn continue_monotonic_from(&mut self, ns: u64) {
+        let inner = std::mem::replace(&mut self.clock, Box::new(crate::clock::ManualClock::new(0)));
+        self.clock = Box::new(crate::clock::ContinuedClock::new(inner, ns));
+    }
+    /// What a snapshot carries of the descriptor table: stdio state and open preopens.
+    ///
+    /// # Errors
+    /// [`FdFactsError`] when the guest has files of its own open, or moved a stdio stream.
+    pub fn fd_facts(&self) -> Result<FdFacts, FdFactsError> {
+        self.fds.facts()
+    }
+    /// Restores a snapshot's descriptor facts into this (fresh) context.
+    ///
+    /// # Errors
+    /// [`FdFactsError::Preopen`] when a preopen of the snapshot is not at the same fd with the
+    /// same guest path here.
+    pub fn apply_fd_facts(&mut self, facts: &FdFacts) -> Result<(), FdFactsError> {
+        self.fds.apply(facts)
     }
     /// Readiness of the guest's stdin, for run loops that wait for input while the guest is
     /// parked on it; `None` if the embedder gave no stdin (reads are end of file at once).

@@ -129,4 +129,97 @@ impl FdTable {
         }
         Ok(())
     }
+
+    /// What a snapshot carries of the table (see [`FdFacts`]).
+    pub(crate) fn facts(&self) -> Result<FdFacts, FdFactsError> {
+        let mut facts = FdFacts {
+            stdio: [None; 3],
+            preopens: Vec::new(),
+        };
+        for (fd, slot) in self.slots.iter().enumerate() {
+            let fd = fd as u32;
+            match slot {
+                None => {}
+                Some(Desc::Stdio { which, flags }) if *which as u32 == fd => facts.stdio[fd as usize] = Some(*flags),
+                Some(Desc::Stdio { .. }) => return Err(FdFactsError::Moved { fd }),
+                Some(Desc::Dir(DirDesc { preopen: Some(guest), .. })) => facts.preopens.push((fd, guest.clone())),
+                Some(Desc::Dir(_) | Desc::File(_)) => return Err(FdFactsError::Open { fd }),
+            }
+        }
+        Ok(facts)
+    }
+    /// Makes a fresh table (stdio and the embedder's preopens) match `facts`: stdio closed or
+    /// flagged as the guest left it, preopens the guest closed closed again. Every preopen in
+    /// `facts` must be at the same fd with the same guest path here.
+    pub(crate) fn apply(&mut self, facts: &FdFacts) -> Result<(), FdFactsError> {
+        for (fd, guest) in &facts.preopens {
+            match self.get(*fd) {
+                Ok(Desc::Dir(DirDesc { preopen: Some(here), .. })) if here == guest => {}
+                _ => {
+                    return Err(FdFactsError::Preopen {
+                        fd: *fd,
+                        guest: guest.clone(),
+                    });
+                }
+            }
+        }
+        let keep: Vec<u32> = facts.preopens.iter().map(|p| p.0).collect();
+        let closed: Vec<u32> = (3..self.slots.len() as u32)
+            .filter(|fd| !keep.contains(fd) && self.get(*fd).is_ok())
+            .collect();
+        for fd in closed {
+            let _ = self.remove(fd);
+        }
+        for (fd, state) in facts.stdio.iter().enumerate() {
+            match state {
+                None => self.slots[fd] = None,
+                Some(f) => {
+                    let which = [Stdio::In, Stdio::Out, Stdio::Err][fd];
+                    self.slots[fd] = Some(Desc::Stdio {
+                        which,
+                        flags: f & FDFLAGS_ALL,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The part of a guest's descriptor table a snapshot can carry to another instance: the state
+/// of stdin, stdout and stderr, and which preopened directories are open at which fd (matched by
+/// guest path on restore). Files and directories the guest opened itself cannot be carried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FdFacts {
+    /// For fds 0, 1 and 2: `None` if the guest closed it, else its `fdflags` (Go sets
+    /// `NONBLOCK`).
+    pub stdio: [Option<u16>; 3],
+    /// The open preopens: fd and guest path.
+    pub preopens: Vec<(u32, String)>,
+}
+
+/// Why a descriptor table cannot be captured into, or restored from, [`FdFacts`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FdFactsError {
+    /// The guest has a file or directory of its own open.
+    #[error("fd {fd} is a file or directory the guest opened; only stdio and preopens can be carried")]
+    Open {
+        /// The descriptor.
+        fd: u32,
+    },
+    /// The guest moved a stdio stream to another number with `fd_renumber`.
+    #[error("fd {fd} is a stdio stream moved by fd_renumber")]
+    Moved {
+        /// The descriptor.
+        fd: u32,
+    },
+    /// The new configuration lacks a preopen the guest had.
+    #[error("the guest had `{guest}` preopened at fd {fd}; the new configuration has not")]
+    Preopen {
+        /// The descriptor.
+        fd: u32,
+        /// Its guest path.
+        guest: String,
+    },
 }

@@ -2,9 +2,10 @@
 //!
 //! [`FUNCTIONS`] lists all 46 preview1 functions with their core-wasm signatures. Backends link
 //! whichever of them a module imports; each is called through [`WasiFunction::call`] with the raw
-//! arguments and a [`GuestMemory`]. Functions that need a filesystem or sockets answer with the
-//! errno a real host without preopens would give (`EBADF`, `ENOTDIR`, `ENOTSOCK`, …), so a
-//! program that probes for them degrades the way it would on a locked-down WASI host.
+//! arguments and a [`GuestMemory`]. The file-system functions work on the context's descriptor
+//! table (stdio, the preopens of [`crate::fs`], what the guest opened) with the errnos Linux
+//! gives; the socket functions answer `ENOTSOCK` (or `EBADF`), so a program that probes for them
+//! degrades the way it would on a WASI host without sockets.
 
 use std::io::Write;
 use std::time::Duration;
@@ -863,13 +864,38 @@ mod imp {
 
     const LOOKUP_SYMLINK_FOLLOW: u32 = 1;
 
-    pub fn path_create_directory(ctx: &mut WasiCtx, mem: &mut dyn GuestMemory, fd: u32, path: u32, path_len: u32) -> Result<Errno, Exit> {
+    /// The two `(directory, path)` pairs of a link or rename, each given as `[fd, ptr, len]`.
+    /// Both descriptors must be open (`EBADF`) before either is checked to be a directory.
+    fn two_paths<'a>(
+        ctx: &'a WasiCtx,
+        mem: &dyn GuestMemory,
+        [fd1, ptr1, len1]: [u32; 3],
+        [fd2, ptr2, len2]: [u32; 3],
+    ) -> Result<(&'a DirDesc, String, &'a DirDesc, String), Errno> {
+        ctx.fds.get(fd2)?;
+        let (d1, d2) = (dir(ctx, fd1)?, dir(ctx, fd2)?);
+        Ok((d1, read_path(mem, ptr1, len1)?, d2, read_path(mem, ptr2, len2)?))
+    }
+
+    /// A call that changes one path beneath a writable directory.
+    fn change_path(
+        ctx: &mut WasiCtx,
+        mem: &mut dyn GuestMemory,
+        fd: u32,
+        path: u32,
+        path_len: u32,
+        op: impl FnOnce(&dyn crate::fs::DirHandle, &str, u64) -> R,
+    ) -> Result<Errno, Exit> {
         let now = wall(ctx);
         done((|| {
             let d = dir(ctx, fd)?;
             let path = read_path(mem, path, path_len)?;
-            writable(d)?.dir.create_dir(&path, now)
+            op(&*writable(d)?.dir, &path, now)
         })())
+    }
+
+    pub fn path_create_directory(ctx: &mut WasiCtx, mem: &mut dyn GuestMemory, fd: u32, path: u32, path_len: u32) -> Result<Errno, Exit> {
+        change_path(ctx, mem, fd, path, path_len, |d, path, now| d.create_dir(path, now))
     }
     pub fn path_filestat_get(
         ctx: &mut WasiCtx,
@@ -919,10 +945,7 @@ mod imp {
     ) -> Result<Errno, Exit> {
         let now = wall(ctx);
         done((|| {
-            let from = dir(ctx, old_fd)?;
-            let to = dir(ctx, new_fd)?;
-            let old_path = read_path(mem, old_path, old_len)?;
-            let new_path = read_path(mem, new_path, new_len)?;
+            let (from, old_path, to, new_path) = two_paths(ctx, mem, [old_fd, old_path, old_len], [new_fd, new_path, new_len])?;
             // Like wasmtime: following a symlink source is not supported (Linux's default
             // `link` does not follow either, which is what Go asks for).
             if old_flags & LOOKUP_SYMLINK_FOLLOW != 0 {
@@ -976,7 +999,9 @@ mod imp {
             };
             // Creating or truncating needs write access (std and cap-std refuse it too), a
             // directory can be neither.
-            if (o.directory && (o.create || o.truncate || o.write)) || ((o.create || o.truncate) && !o.write) {
+            let changes = o.create || o.truncate;
+            let invalid = if o.directory { o.write || changes } else { changes && !o.write };
+            if invalid {
                 return Err(Errno::Inval);
             }
             if d.read_only && (o.write || o.create || o.truncate) {
@@ -1026,12 +1051,7 @@ mod imp {
         })())
     }
     pub fn path_remove_directory(ctx: &mut WasiCtx, mem: &mut dyn GuestMemory, fd: u32, path: u32, path_len: u32) -> Result<Errno, Exit> {
-        let now = wall(ctx);
-        done((|| {
-            let d = dir(ctx, fd)?;
-            let path = read_path(mem, path, path_len)?;
-            writable(d)?.dir.remove_dir(&path, now)
-        })())
+        change_path(ctx, mem, fd, path, path_len, |d, path, now| d.remove_dir(path, now))
     }
     pub fn path_rename(
         ctx: &mut WasiCtx,
@@ -1045,10 +1065,7 @@ mod imp {
     ) -> Result<Errno, Exit> {
         let now = wall(ctx);
         done((|| {
-            let from = dir(ctx, fd)?;
-            let to = dir(ctx, new_fd)?;
-            let old_path = read_path(mem, old_path, old_len)?;
-            let new_path = read_path(mem, new_path, new_len)?;
+            let (from, old_path, to, new_path) = two_paths(ctx, mem, [fd, old_path, old_len], [new_fd, new_path, new_len])?;
             writable(to)?;
             writable(from)?.dir.rename(&old_path, &*to.dir, &new_path, now)
         })())
@@ -1071,12 +1088,7 @@ mod imp {
         })())
     }
     pub fn path_unlink_file(ctx: &mut WasiCtx, mem: &mut dyn GuestMemory, fd: u32, path: u32, path_len: u32) -> Result<Errno, Exit> {
-        let now = wall(ctx);
-        done((|| {
-            let d = dir(ctx, fd)?;
-            let path = read_path(mem, path, path_len)?;
-            writable(d)?.dir.unlink(&path, now)
-        })())
+        change_path(ctx, mem, fd, path, path_len, |d, path, now| d.unlink(path, now))
     }
 
     const SUBSCRIPTION_SIZE: u64 = 48;
@@ -1260,7 +1272,11 @@ mod imp {
             while left > 0 {
                 let n = left.min(CHUNK);
                 ctx.scratch.resize(n, 0);
-                ctx.random.fill(&mut ctx.scratch);
+                // Fail closed: on a source error the guest gets EIO and none of these bytes.
+                if let Err(e) = ctx.random.fill(&mut ctx.scratch) {
+                    tracing::error!(error = %e, "random_get: the random source failed; returning EIO");
+                    return Err(Errno::Io);
+                }
                 mem.write(at, &ctx.scratch)?;
                 at += n as u64;
                 left -= n;

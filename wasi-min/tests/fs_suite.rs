@@ -53,6 +53,9 @@ struct Stat {
     mtim: u64,
 }
 
+/// A decoded `dirent`: name, `d_next`, type.
+type Dirent = (String, u64, u8);
+
 const DIR: u8 = 3;
 const FILE: u8 = 4;
 const SYMLINK: u8 = 7;
@@ -209,7 +212,7 @@ impl G {
         Ok(self.parse_stat())
     }
     /// One `fd_readdir` call: the entries decoded (the last may be cut), and bufused.
-    fn readdir(&mut self, fd: u32, buf_len: u64, cookie: u64) -> Result<(Vec<(String, u64, u8)>, u64), Errno> {
+    fn readdir(&mut self, fd: u32, buf_len: u64, cookie: u64) -> Result<(Vec<Dirent>, u64), Errno> {
         self.ok("fd_readdir", &[fd.into(), DIRBUF, buf_len, cookie, OUT])?;
         let used = u64::from(self.mem.read_u32(OUT).unwrap());
         let mut out = Vec::new();

@@ -27,7 +27,7 @@
 //! reactor.run()?;
 //! # Ok::<(), reactor_api::Error>(())
 //! ```
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 use std::collections::HashMap;
 use std::ptr::NonNull;
@@ -188,6 +188,15 @@ pub struct WasmerInstance {
     memory: Memory,
     funcs: HashMap<Box<str>, Function>,
     fuel: Option<Fuel>,
+}
+
+impl std::fmt::Debug for WasmerInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmerInstance")
+            .field("metered", &self.fuel.is_some())
+            .field("exports_cached", &self.funcs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Guest memory as [`HostFunc::call`] sees it: wasmer's bounds-checked view.
@@ -404,19 +413,18 @@ impl WasmEngine for WasmerEngine {
     }
 
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "7.4",
-            kind: ExecutionKind::Compiler,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: self.metering,
-                deadline: false,
-                serialize: true,
-                send: false,
-                wasm_stack: true,
-            },
-        }
+        // wasmer pins its `wasmer-types` to its own exact version, so this is wasmer's version
+        // as Cargo resolved it (and part of the compiled-code cache key).
+        EngineInfo::new(
+            NAME,
+            wasmer_types::VERSION,
+            ExecutionKind::Compiler,
+            Capabilities::none()
+                .with_memory_limit(true)
+                .with_fuel(self.metering)
+                .with_serialize(true)
+                .with_wasm_stack(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
@@ -523,8 +531,9 @@ impl WasmEngine for WasmerEngine {
     }
 
     fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
-        module.module.serialize().map(|b| b.to_vec()).map_err(|e| Error::Compile {
+        module.module.serialize().map(|b| b.to_vec()).map_err(|e| Error::Serialize {
             engine: NAME,
+            operation: "serialize",
             message: e.to_string(),
         })
     }
@@ -532,8 +541,9 @@ impl WasmEngine for WasmerEngine {
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Self::Module, Error> {
         // Metered code was compiled with metering in it; loading it needs no compiler.
         // SAFETY: forwarded to the caller, who promises the bytes came from `serialize`.
-        let module = unsafe { wasmer::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Compile {
+        let module = unsafe { wasmer::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Serialize {
             engine: NAME,
+            operation: "deserialize",
             message: e.to_string(),
         })?;
         Ok(WasmerModule {

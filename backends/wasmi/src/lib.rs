@@ -72,14 +72,14 @@
 //! `[profile.dev.package.wasmi] debug-assertions = false, overflow-checks = false`. An
 //! unoptimised wasmi (plain `opt-level = 0`) falls back to a portable loop on its own, but is
 //! some 150 times slower.
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 use std::collections::HashMap;
 use std::fmt;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState,
-    HostTrap, ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc,
+    HostState, HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasmi::{CompilationMode, Func, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
@@ -145,6 +145,9 @@ struct StoreData {
     memory: Option<Memory>,
     limits: StoreLimits,
 }
+
+/// The wasmi version this backend is built and tested against (`EngineInfo::version`).
+pub const WASMI_VERSION: &str = "2.0.0";
 
 /// A live wasmi instance of a Go reactor.
 pub struct WasmiInstance {
@@ -348,19 +351,18 @@ impl WasmEngine for WasmiEngine {
     }
 
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "2",
-            kind: ExecutionKind::Interpreter,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: self.fuel,
-                deadline: false,
-                serialize: false,
-                send: true,
-                wasm_stack: true,
-            },
-        }
+        // wasmi exports no version constant: this is the version the workspace locks, kept
+        // honest by a test against Cargo.lock. (wasmi cannot serialize, so no cache key uses it.)
+        EngineInfo::new(
+            NAME,
+            WASMI_VERSION,
+            ExecutionKind::Interpreter,
+            Capabilities::none().with_memory_limit(true).with_fuel(self.fuel).with_send(true),
+        )
+    }
+
+    fn into_send_reactor(reactor: GoReactor<Self::Instance>) -> Option<Box<dyn Reactor + Send>> {
+        Some(Box::new(reactor))
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

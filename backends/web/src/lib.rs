@@ -129,6 +129,11 @@ impl WebEngine {
     /// Compiles `wasm` with `WebAssembly.compile` (off the main thread in browsers, and without
     /// the 8 MB limit Chromium puts on synchronous compilation there) and checks that it is a Go
     /// reactor.
+    ///
+    /// # Errors
+    /// [`Error::Compile`] when the host's engine rejects the bytes; as
+    /// [`Module::from_compiled`](reactor_api::Module::from_compiled) for a module that is not a
+    /// Go reactor.
     pub async fn compile_async(&self, wasm: &[u8]) -> Result<reactor_api::Module<Self>, Error> {
         let promise = WebAssembly::compile(&Uint8Array::from(wasm).into());
         let compiled = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(compile_error)?;
@@ -203,19 +208,12 @@ impl WasmEngine for WebEngine {
     }
 
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "the host's WebAssembly",
-            kind: ExecutionKind::Compiler,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: false,
-                deadline: false,
-                serialize: false,
-                send: false,
-                wasm_stack: false,
-            },
-        }
+        EngineInfo::new(
+            NAME,
+            "the host's WebAssembly",
+            ExecutionKind::Compiler,
+            Capabilities::none().with_memory_limit(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

@@ -42,9 +42,8 @@ fn nanos(sec: i64, nsec: i64) -> u64 {
         .unwrap_or(0)
 }
 
-fn filestat(m: &Metadata) -> Filestat {
-    let ft = m.file_type();
-    let filetype = if ft.is_dir() {
+fn filetype(ft: cap_std::fs::FileType) -> FileType {
+    if ft.is_dir() {
         FileType::Directory
     } else if ft.is_file() {
         FileType::RegularFile
@@ -52,7 +51,11 @@ fn filestat(m: &Metadata) -> Filestat {
         FileType::SymbolicLink
     } else {
         FileType::Unknown
-    };
+    }
+}
+
+fn filestat(m: &Metadata) -> Filestat {
+    let filetype = filetype(m.file_type());
     #[cfg(unix)]
     {
         use cap_std::fs::MetadataExt;
@@ -182,16 +185,7 @@ impl DirHandle for HostDir {
         let mut out = Vec::new();
         for entry in io(self.dir.entries())? {
             let entry = io(entry)?;
-            let ft = io(entry.file_type())?;
-            let filetype = if ft.is_dir() {
-                FileType::Directory
-            } else if ft.is_file() {
-                FileType::RegularFile
-            } else if ft.is_symlink() {
-                FileType::SymbolicLink
-            } else {
-                FileType::Unknown
-            };
+            let filetype = filetype(io(entry.file_type())?);
             #[cfg(unix)]
             let ino = std::os::unix::fs::DirEntryExt::ino(&entry);
             #[cfg(not(unix))]

@@ -20,7 +20,7 @@ static NEXT_DEV: AtomicU64 = AtomicU64::new(0x6d65_6d00);
 
 const ROOT: u64 = 1;
 
-/// Default cap on the bytes all files of one tree may hold together (see [`MemFs::with_limit`]).
+/// Default cap (1 GiB) on the bytes all files of one [`MemFs`] may hold together (see [`MemFs::with_limit`]).
 pub const DEFAULT_LIMIT: u64 = 1 << 30;
 
 /// An in-memory file tree to preopen ([`Preopen::memory`](super::Preopen::memory)).
@@ -29,9 +29,20 @@ pub const DEFAULT_LIMIT: u64 = 1 << 30;
 /// read what the guest wrote afterwards. Paths given to its methods are relative to the root
 /// (a leading `/` is ignored) and resolve like the guest's (symlinks followed inside the tree).
 /// Works everywhere, including wasm32-unknown-unknown.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct MemFs {
     tree: Arc<Mutex<Tree>>,
+    /// The directory this handle sees as its root ([`MemFs::subtree`]).
+    root: u64,
+}
+
+impl Default for MemFs {
+    fn default() -> Self {
+        MemFs {
+            tree: Arc::default(),
+            root: ROOT,
+        }
+    }
 }
 
 impl fmt::Debug for MemFs {
@@ -435,13 +446,32 @@ impl MemFs {
         self.tree.lock().unwrap_or_else(PoisonError::into_inner)
     }
     pub(crate) fn root_handle(&self) -> MemDir {
-        MemDir::new(self.clone(), ROOT)
+        MemDir::new(self.clone(), self.root)
+    }
+    /// A handle on the directory `path` of this tree that sees it as its root: its methods, and
+    /// a preopen made of it, reach nothing outside that directory.
+    pub fn subtree(&self, path: &str) -> std::io::Result<MemFs> {
+        let t = self.lock();
+        let ino = t.lookup(self.root, embedder_path(path), true).map_err(io_error)?;
+        if !t.node(ino).map_err(io_error)?.is_dir() {
+            return Err(io_error(Errno::NotDir));
+        }
+        Ok(MemFs {
+            tree: Arc::clone(&self.tree),
+            root: ino,
+        })
+    }
+    /// The names in a directory, sorted (without `.` and `..`), like `std::fs::read_dir`.
+    pub fn read_dir(&self, path: &str) -> std::io::Result<Vec<String>> {
+        let t = self.lock();
+        let ino = t.lookup(self.root, embedder_path(path), true).map_err(io_error)?;
+        Ok(t.entries(ino).map_err(io_error)?.keys().cloned().collect())
     }
     /// Creates a directory and every missing parent, like `std::fs::create_dir_all`.
     pub fn create_dir_all(&self, path: &str) -> std::io::Result<()> {
         let mut t = self.lock();
         let now = t.now;
-        let mut dir = ROOT;
+        let mut dir = self.root;
         for c in components(embedder_path(path)).into_iter().rev() {
             dir = match t.walk(dir, &c, true).map_err(io_error)? {
                 Walk { node: Some(ino), .. } if t.node(ino).is_ok_and(Inode::is_dir) => ino,
@@ -471,7 +501,7 @@ impl MemFs {
     pub fn write_file(&self, path: &str, data: &[u8]) -> std::io::Result<()> {
         let mut t = self.lock();
         let now = t.now;
-        let ino = open_in(&mut t, ROOT, embedder_path(path), &OpenOpts::write_create(), now).map_err(io_error)?;
+        let ino = open_in(&mut t, self.root, embedder_path(path), &OpenOpts::write_create(), now).map_err(io_error)?;
         let r = t.resize(ino, 0, now).and_then(|()| t.write_at(ino, data, 0, now));
         t.collect(ino);
         r.map(drop).map_err(io_error)
@@ -479,7 +509,7 @@ impl MemFs {
     /// Reads a whole file, like `std::fs::read`.
     pub fn read_file(&self, path: &str) -> std::io::Result<Vec<u8>> {
         let t = self.lock();
-        let ino = t.lookup(ROOT, embedder_path(path), true).map_err(io_error)?;
+        let ino = t.lookup(self.root, embedder_path(path), true).map_err(io_error)?;
         match &t.node(ino).map_err(io_error)?.kind {
             Kind::File(data) => Ok(data.clone()),
             _ => Err(io_error(Errno::IsDir)),

@@ -7,7 +7,7 @@
 //! *beneath* the directory descriptor it names: `..` above it, absolute paths and symlinks leading
 //! out are refused with `ENOTCAPABLE`, symlink chains longer than 40 links with `ELOOP`.
 //!
-//! Two implementations sit behind one internal interface ([`DirHandle`] / [`FileHandle`]):
+//! Two implementations sit behind one internal interface (`DirHandle` / `FileHandle`):
 //!
 //! - **host directories** ([`Preopen::host_dir`], not on wasm32-unknown-unknown): every operation
 //!   goes through a [`cap_std::fs::Dir`] of the preopen (the capability library wasmtime's WASI
@@ -32,7 +32,7 @@ use crate::errno::Errno;
 mod host;
 mod mem;
 
-pub use mem::MemFs;
+pub use mem::{DEFAULT_LIMIT, MemFs};
 
 /// A result of a file-system operation: the errno the guest sees on failure.
 pub(crate) type FsResult<T> = Result<T, Errno>;
@@ -95,6 +95,8 @@ impl Preopen {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub(crate) enum FileType {
+    /// Sockets, devices and the like on a host directory.
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
     Unknown = 0,
     CharacterDevice = 2,
     Directory = 3,
@@ -142,6 +144,8 @@ pub(crate) struct DirEntry {
 /// What `path_open` asks for, already validated by the preview1 layer.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct OpenOpts {
+    /// (The in-memory tree does not need it: the fd layer enforces the mode.)
+    #[cfg_attr(all(target_arch = "wasm32", target_os = "unknown"), allow(dead_code))]
     pub read: bool,
     pub write: bool,
     pub create: bool,
