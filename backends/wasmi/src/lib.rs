@@ -357,7 +357,11 @@ impl WasmEngine for WasmiEngine {
             NAME,
             WASMI_VERSION,
             ExecutionKind::Interpreter,
-            Capabilities::none().with_memory_limit(true).with_fuel(self.fuel).with_send(true),
+            Capabilities::none()
+                .with_memory_limit(true)
+                .with_fuel(self.fuel)
+                .with_send(true)
+                .with_wasm_stack(true),
         )
     }
 
