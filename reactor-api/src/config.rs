@@ -137,7 +137,7 @@ impl ReactorConfig {
     /// ```
     /// use reactor_api::ReactorConfig;
     /// let missing = ReactorConfig::new().preopened_dir_ro("/no/such/dir", "/data");
-    /// assert!(missing.unwrap_err().to_string().contains("/no/such/dir"));
+    /// assert!(missing.err().unwrap().to_string().contains("/no/such/dir"));
     /// ```
     ///
     /// # Errors

@@ -152,7 +152,7 @@ impl EngineOptions {
     /// | engine | setting | default | where the stack lives |
     /// |---|---|---|---|
     /// | wasmtime | `Config::max_wasm_stack` | 512 KiB | **the calling thread's native stack** |
-    /// | wasmer | `VMConfig::wasm_stack_size` | 1 MiB | a stack of its own per call |
+    /// | wasmer | `VMConfig::wasm_stack_size` (at least this much: wasmer reuses a larger pooled stack when a thread has one) | 1 MiB | a stack of its own per call |
     /// | wasmi | value stack height, and recursion depth = bytes / 256 | 1 MB, 1000 calls | the heap |
     /// | wasm3 | `Config::stack_size` (value stack) | 1 MiB | the heap (plus its own 9 MiB native stack) |
     ///

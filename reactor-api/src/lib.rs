@@ -8,7 +8,7 @@
 //! - [`Module`]: a compiled module checked to be a Go reactor, instantiated many times;
 //! - [`Reactor`] / [`GoReactor`]: start `main`, [`tick`](Reactor::tick), call exports, memory;
 //! - [`LoopResult`], [`Completion`], [`Error`];
-//! - [`run`](run::run) (sleeps on timers) and [`run_async`](run::run_async) (any executor);
+//! - [`run`](run::run) (sleeps on timers) and [`run_async`] (any executor);
 //! - [`HostFunc`]: WASI (from `wasi-min`) and embedder imports, linked the same way on every engine;
 //! - [`Snapshot`]: a reactor frozen between ticks, resumed on any engine ([`snapshot`]);
 //! - [`async_host`]: async host functions (Go awaits Rust futures) and byte host functions;
