@@ -23,7 +23,13 @@ fn engine_from_args() -> Result<EngineKind, String> {
     let mut engine = EngineKind::available().first().copied().ok_or("no engine compiled in")?;
     while let Some(arg) = args.next() {
         match arg.as_str() {
-            "--engine" => engine = args.next().ok_or("--engine needs a value")?.parse()?,
+            "--engine" => {
+                engine = args
+                    .next()
+                    .ok_or("--engine needs a value")?
+                    .parse()
+                    .map_err(|e: go_reactor::UnknownEngine| e.to_string())?
+            }
             other => return Err(format!("unknown argument `{other}` (usage: async_host [--engine E])")),
         }
     }

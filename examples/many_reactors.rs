@@ -1,7 +1,8 @@
 //! Runs many reactors concurrently on one thread with the async `run` on a single executor, each
 //! with its own stdout sink, then measures the memory an idle reactor costs.
 //!
-//! `cargo run --release --example many_reactors [-- N]`
+//! `cargo run --release --example many_reactors [-- N]`; the last line is
+//! `many_reactors: engine=E reactors=N rss_per_reactor_kib=K`.
 
 use go_reactor::wasi_min::sink::SharedBuffer;
 use go_reactor::{Completion, DefaultEngine, Module, Reactor, ReactorConfig, WasmEngine, run_async};
@@ -44,13 +45,21 @@ fn main() -> Result<(), go_reactor::Error> {
         idle.push(r);
     }
     let linear: u64 = idle.iter_mut().map(|r| r.memory_size()).sum::<u64>() / n as u64;
-    if let (Some(b), Some(a)) = (before, rss()) {
-        println!(
-            "[host] {}: {n} idle reactors: {:.1} MiB resident each (linear memory {:.1} MiB each)",
-            engine.info().name,
-            (a.saturating_sub(b)) as f64 / n as f64 / 1048576.0,
-            linear as f64 / 1048576.0
-        );
-    }
+    let per_reactor = match (before, rss()) {
+        (Some(b), Some(a)) => a.saturating_sub(b) / n as u64,
+        _ => 0, // not Linux: unknown
+    };
+    println!(
+        "[host] {}: {n} idle reactors: {:.1} MiB resident each (linear memory {:.1} MiB each)",
+        engine.info().name,
+        per_reactor as f64 / 1048576.0,
+        linear as f64 / 1048576.0
+    );
+    // The last line, in a fixed format for scripts.
+    println!(
+        "many_reactors: engine={} reactors={n} rss_per_reactor_kib={}",
+        engine.info().name,
+        per_reactor / 1024
+    );
     Ok(())
 }

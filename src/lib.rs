@@ -20,7 +20,7 @@
 //! `all-engines`. [`DefaultEngine`] is the first enabled one in the order wasmtime, wasmer,
 //! wasmi, wasm3 (compilers first: they run Go code fastest). [`EngineKind`] picks an engine at
 //! run time and works through `dyn` [`AnyModule`] / [`Reactor`].
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 pub use reactor_api::*;
 
@@ -33,7 +33,7 @@ pub mod engines {
     #[cfg(feature = "wasmi")]
     pub use reactor_wasmi::WasmiEngine;
     #[cfg(feature = "wasmtime")]
-    pub use reactor_wasmtime::WasmtimeEngine;
+    pub use reactor_wasmtime::{WasmtimeEngine, WasmtimeOptions};
     #[cfg(all(feature = "web", target_arch = "wasm32", target_os = "unknown"))]
     pub use reactor_web::{JsClock, JsSink, WebEngine};
 }
@@ -115,20 +115,55 @@ impl EngineKind {
         }
     }
 
-    /// Compiles `wasm` with a fresh engine of this kind and checks it is a Go reactor.
-    pub fn compile(self, wasm: &[u8]) -> Result<Box<dyn AnyModule>> {
+    /// Compiles `wasm` for snapshots ([`Module::new_snapshottable`]) with a fresh engine of this
+    /// kind: its reactors can be [snapshotted](Reactor::snapshot) and it can
+    /// [restore](AnyModule::restore_dyn) snapshots taken on any engine.
+    pub fn compile_snapshottable(self, wasm: &[u8]) -> Result<Box<dyn AnyModule>> {
         match self {
             #[cfg(feature = "wasmtime")]
-            EngineKind::Wasmtime => Ok(Box::new(Module::new(&engines::WasmtimeEngine::default(), wasm)?)),
+            EngineKind::Wasmtime => Ok(Box::new(Module::new_snapshottable(&engines::WasmtimeEngine::default(), wasm)?)),
             #[cfg(feature = "wasmer")]
-            EngineKind::Wasmer => Ok(Box::new(Module::new(&engines::WasmerEngine::default(), wasm)?)),
+            EngineKind::Wasmer => Ok(Box::new(Module::new_snapshottable(&engines::WasmerEngine::default(), wasm)?)),
             #[cfg(feature = "wasmi")]
-            EngineKind::Wasmi => Ok(Box::new(Module::new(&engines::WasmiEngine::default(), wasm)?)),
+            EngineKind::Wasmi => Ok(Box::new(Module::new_snapshottable(&engines::WasmiEngine::default(), wasm)?)),
             #[cfg(feature = "wasm3")]
-            EngineKind::Wasm3 => Ok(Box::new(Module::new(&engines::Wasm3Engine::default(), wasm)?)),
+            EngineKind::Wasm3 => Ok(Box::new(Module::new_snapshottable(&engines::Wasm3Engine::default(), wasm)?)),
             #[allow(unreachable_patterns)]
             other => {
-                let _ = wasm; // unused when no native engine is compiled in (e.g. on the web)
+                let _ = wasm;
+                Err(Error::EngineUnavailable { engine: other.name() })
+            }
+        }
+    }
+
+    /// Compiles `wasm` with a fresh engine of this kind and checks it is a Go reactor.
+    ///
+    /// # Errors
+    /// [`Error::EngineUnavailable`] when this engine is not compiled in; otherwise as
+    /// [`Module::new`].
+    pub fn compile(self, wasm: &[u8]) -> Result<Box<dyn AnyModule>> {
+        self.compile_with(wasm, &EngineOptions::default())
+    }
+
+    /// [`compile`](Self::compile) on an engine configured with `options` (e.g. a larger wasm
+    /// stack); a setting the engine cannot honour is [`Error::Unsupported`].
+    pub fn compile_with(self, wasm: &[u8], options: &EngineOptions) -> Result<Box<dyn AnyModule>> {
+        #[allow(dead_code)] // unused when no native engine is compiled in (e.g. on the web)
+        fn on<E: WasmEngine>(wasm: &[u8], options: &EngineOptions) -> Result<Box<dyn AnyModule>> {
+            Ok(Box::new(Module::new(&E::from_options(options)?, wasm)?))
+        }
+        match self {
+            #[cfg(feature = "wasmtime")]
+            EngineKind::Wasmtime => on::<engines::WasmtimeEngine>(wasm, options),
+            #[cfg(feature = "wasmer")]
+            EngineKind::Wasmer => on::<engines::WasmerEngine>(wasm, options),
+            #[cfg(feature = "wasmi")]
+            EngineKind::Wasmi => on::<engines::WasmiEngine>(wasm, options),
+            #[cfg(feature = "wasm3")]
+            EngineKind::Wasm3 => on::<engines::Wasm3Engine>(wasm, options),
+            #[allow(unreachable_patterns)]
+            other => {
+                let _ = (wasm, options); // unused when no native engine is compiled in (e.g. on the web)
                 Err(Error::EngineUnavailable { engine: other.name() })
             }
         }
@@ -141,28 +176,48 @@ impl EngineKind {
     /// # Safety
     /// As for [`Module::new_cached`]: `cache_dir` must be writable only by you, because its files
     /// are loaded as machine code.
+    ///
+    /// # Errors
+    /// [`Error::EngineUnavailable`] when this engine is not compiled in; otherwise as
+    /// [`Module::new_cached`].
     pub unsafe fn compile_cached(self, wasm: &[u8], cache_dir: &std::path::Path) -> Result<Box<dyn AnyModule>> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe { self.compile_cached_with(wasm, cache_dir, &EngineOptions::default()) }
+    }
+
+    /// [`compile_cached`](Self::compile_cached) on an engine configured with `options`.
+    ///
+    /// # Safety
+    /// As for [`Module::new_cached`]: `cache_dir` must be writable only by you, because its files
+    /// are loaded as machine code.
+    pub unsafe fn compile_cached_with(
+        self,
+        wasm: &[u8],
+        cache_dir: &std::path::Path,
+        options: &EngineOptions,
+    ) -> Result<Box<dyn AnyModule>> {
+        /// # Safety
+        /// As for [`Module::new_cached`].
+        #[allow(dead_code)] // unused when no native engine is compiled in (e.g. on the web)
+        unsafe fn on<E: WasmEngine>(wasm: &[u8], cache_dir: &std::path::Path, options: &EngineOptions) -> Result<Box<dyn AnyModule>> {
+            // SAFETY: forwarded from this function's contract.
+            Ok(Box::new(unsafe {
+                Module::new_cached(&E::from_options(options)?, wasm, cache_dir)?
+            }))
+        }
         // SAFETY (every arm): forwarded from this function's contract.
         match self {
             #[cfg(feature = "wasmtime")]
-            EngineKind::Wasmtime => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::WasmtimeEngine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasmtime => unsafe { on::<engines::WasmtimeEngine>(wasm, cache_dir, options) },
             #[cfg(feature = "wasmer")]
-            EngineKind::Wasmer => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::WasmerEngine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasmer => unsafe { on::<engines::WasmerEngine>(wasm, cache_dir, options) },
             #[cfg(feature = "wasmi")]
-            EngineKind::Wasmi => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::WasmiEngine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasmi => unsafe { on::<engines::WasmiEngine>(wasm, cache_dir, options) },
             #[cfg(feature = "wasm3")]
-            EngineKind::Wasm3 => Ok(Box::new(unsafe {
-                Module::new_cached(&engines::Wasm3Engine::default(), wasm, cache_dir)?
-            })),
+            EngineKind::Wasm3 => unsafe { on::<engines::Wasm3Engine>(wasm, cache_dir, options) },
             #[allow(unreachable_patterns)]
             other => {
-                let _ = (wasm, cache_dir);
+                let _ = (wasm, cache_dir, options);
                 Err(Error::EngineUnavailable { engine: other.name() })
             }
         }
@@ -176,14 +231,44 @@ impl std::fmt::Display for EngineKind {
 }
 
 impl std::str::FromStr for EngineKind {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, String> {
+    type Err = UnknownEngine;
+    /// Parses an engine's command-line name, ignoring ASCII case.
+    ///
+    /// # Errors
+    /// [`UnknownEngine`] for a name that is none of `wasmtime`, `wasmer`, `wasmi`, `wasm3`
+    /// (whether or not that engine is compiled in: see [`EngineKind::is_available`]).
+    fn from_str(s: &str) -> std::result::Result<Self, UnknownEngine> {
         Self::ALL
             .into_iter()
             .find(|k| k.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown engine `{s}` (expected one of: wasmtime, wasmer, wasmi, wasm3)"))
+            .ok_or_else(|| UnknownEngine { name: s.to_string() })
     }
 }
+
+/// The error of parsing an [`EngineKind`] from a name that is not an engine's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownEngine {
+    name: String,
+}
+
+impl UnknownEngine {
+    /// The name that was given.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::fmt::Display for UnknownEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "unknown engine `{}` (expected one of: wasmtime, wasmer, wasmi, wasm3)",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for UnknownEngine {}
 
 /// The README's Rust examples, compiled as doctests.
 #[doc = include_str!("../README.md")]

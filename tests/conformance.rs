@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{ExpectedExit, Fixtures, Io, expected};
+use go_reactor::wasi_min::fs::MemFs;
 use go_reactor::{
-    Abi, Caller, Completion, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorExt, RunOptions, TrapKind, Val, ValType,
-    WasmEngine, run_async, run_with,
+    Abi, Caller, Completion, Ending, Error, FuncType, HostError, HostFunc, LoopResult, Reactor, ReactorConfig, ReactorExt, RunOptions,
+    TrapKind, Val, ValType, WasmEngine, run_async, run_with,
 };
 
 /// Runs fixture `name` to completion with its expected args/env and checks stdout and ending.
@@ -40,9 +41,7 @@ fn check_fixture<E: WasmEngine>(fx: &Fixtures<E>, name: &str) -> (Io, Vec<LoopRe
         (ExpectedExit::Deadlock | ExpectedExit::Idle, Ok(Completion::Idle)) => assert_eq!(reactor.abi(), Abi::V1),
         (want, got) => panic!("{name}: expected {want:?}, got {got:?}\nstderr:\n{}", io.stderr.to_string_lossy()),
     }
-    if let Some(stdout) = &exp.stdout {
-        assert_eq!(io.stdout.to_string_lossy(), String::from_utf8_lossy(stdout), "{name}: stdout");
-    }
+    common::check_stdout(name, &exp, &io.stdout.contents());
     for want in &exp.stderr_contains {
         assert!(io.stderr.to_string_lossy().contains(want.as_str()), "{name}: stderr lacks {want:?}");
     }
@@ -76,9 +75,12 @@ pub fn exit_code<E: WasmEngine>(fx: &Fixtures<E>) {
     let mut r = fx.module("exit").instantiate(io.config("exit")).unwrap();
     assert_eq!(r.run().unwrap(), Completion::Exited(3));
     assert_eq!(io.stdout.contents(), expected("exit").stdout.unwrap());
-    assert!(r.ended().is_some());
-    assert!(matches!(r.tick(), Err(Error::Ended { .. })), "a finished reactor refuses ticks");
-    assert!(matches!(r.call("go_tick", &[]), Err(Error::Ended { .. })));
+    assert_eq!(r.ended(), Some(&Ending::Exited(3)));
+    assert!(
+        matches!(r.tick(), Err(Error::Ended { ending: Ending::Exited(3) })),
+        "a finished reactor refuses ticks"
+    );
+    assert!(matches!(r.call("go_tick", &[]), Err(Error::Ended { ending: Ending::Exited(3) })));
     check_fixture(fx, "exit");
 }
 
@@ -93,7 +95,35 @@ pub fn panic<E: WasmEngine>(fx: &Fixtures<E>) {
         }
         other => panic!("expected a Go panic, got {other:?}"),
     }
-    assert!(matches!(r.tick(), Err(Error::Ended { .. })));
+    let ending = Ending::GuestPanic {
+        message: "panic: boom from a goroutine".into(),
+    };
+    assert_eq!(r.ended(), Some(&ending));
+    assert_eq!(ending.to_string(), "Go panic: panic: boom from a goroutine");
+    match r.tick() {
+        Err(Error::Ended { ending: got }) => assert_eq!(got, ending),
+        other => panic!("expected Ended, got {other:?}"),
+    }
+}
+
+/// Fail closed: when the random source fails, `random_get` returns EIO and Go's `crypto/rand`
+/// stops the program with a fatal error; it never goes on with predictable bytes.
+pub fn random_fails_closed<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "cryptorand");
+    let io = Io::default();
+    let config = io.config("cryptorand").random(go_reactor::wasi_min::random::NoRandom);
+    let mut r = fx.module("cryptorand").instantiate(config).unwrap();
+    match r.run() {
+        Err(Error::GuestPanic { message, .. }) => assert_eq!(
+            message,
+            "fatal error: crypto/rand: failed to read random data (see https://go.dev/issue/66821): I/O error"
+        ),
+        other => panic!(
+            "expected crypto/rand to fail visibly, got {other:?}\nstderr:\n{}",
+            io.stderr.to_string_lossy()
+        ),
+    }
+    assert_eq!(io.stdout.contents(), b"", "the program printed nothing after the failed read");
 }
 
 pub fn deadlock<E: WasmEngine>(fx: &Fixtures<E>) {
@@ -168,8 +198,23 @@ pub fn exports<E: WasmEngine>(fx: &Fixtures<E>) {
     ));
     assert!(matches!(r.call("nope", &[]), Err(Error::NoSuchExport { .. })));
     assert!(matches!(r.call("memory", &[]), Err(Error::NoSuchExport { .. })));
+    // `call_i32` on an export that does not return one i32 is a signature error, caught before
+    // calling the guest.
+    let calls = r.stats().calls;
+    match r.call_i32("add_i64", &[Val::I64(1), Val::I64(2)]) {
+        Err(Error::CallSignature { name, problem, .. }) => {
+            assert_eq!((name.as_str(), problem.as_str()), ("add_i64", "the caller expects results (i32)"))
+        }
+        other => panic!("expected a signature error, got {other:?}"),
+    }
+    assert_eq!(r.stats().calls, calls);
     let size = r.memory_size();
-    assert!(r.read_memory(size - 2, &mut [0; 4]).is_err());
+    let out_of_bounds = go_reactor::wasi_min::MemoryError {
+        addr: size - 2,
+        len: 4,
+        size,
+    };
+    assert!(matches!(r.read_memory(size - 2, &mut [0; 4]), Err(Error::Memory(e)) if e == out_of_bounds));
     assert_eq!(r.tick().unwrap(), LoopResult::Idle);
     let stats = r.stats();
     assert!(stats.ticks >= 1 && stats.calls >= 8 && stats.host_calls > 0, "{stats:?}");
@@ -236,7 +281,12 @@ pub fn hostcall<E: WasmEngine>(fx: &Fixtures<E>) {
         Err(Error::HostFunc { import, message }) => assert_eq!((import.as_str(), message.as_str()), ("env::host_add", "nope")),
         other => panic!("expected a host function error, got {other:?}"),
     }
-    assert!(matches!(r.tick(), Err(Error::Ended { .. })));
+    let ending = Ending::HostFunc {
+        import: "env::host_add".into(),
+        message: "nope".into(),
+    };
+    assert_eq!(r.ended(), Some(&ending));
+    assert!(matches!(r.tick(), Err(Error::Ended { ending: got }) if got == ending));
 }
 
 pub fn async_two_executors<E: WasmEngine>(fx: &Fixtures<E>) {
@@ -292,6 +342,13 @@ pub fn typed_calls<E: WasmEngine>(fx: &Fixtures<E>) {
     assert_eq!(r.run().unwrap(), Completion::Idle);
     assert_eq!(r.call_typed::<(i32, i32), i32>("add", (2, 3)).unwrap(), 5);
     assert_eq!(r.call_typed::<(f64, f64), f64>("mul_f64", (2.0, 0.25)).unwrap(), 0.5);
+    let text = b"typed vowels";
+    let ptr = r.call_typed::<u32, u32>("alloc", text.len() as u32).unwrap();
+    r.write_bytes(ptr, text).unwrap();
+    assert_eq!(
+        r.call_typed::<(u32, u32), u32>("count_vowels", (ptr, text.len() as u32)).unwrap(),
+        3
+    );
     let calls = r.stats().calls;
     let err = r.call_typed::<(i32, i32), i64>("add", (2, 3)).unwrap_err();
     assert!(matches!(err, Error::CallSignature { .. }), "{err}");
@@ -300,10 +357,11 @@ pub fn typed_calls<E: WasmEngine>(fx: &Fixtures<E>) {
     let log = Arc::new(Mutex::new(String::new()));
     let sink = log.clone();
     let add = HostFunc::wrap("env", "host_add", |_: &mut Caller<'_>, a: i32, b: i32| Ok::<_, HostError>(a + b));
-    let log_fn = HostFunc::wrap("env", "host_log", move |c: &mut Caller<'_>, ptr: i32, len: i32| {
+    // Guest pointers as `u32`, as the guest means them.
+    let log_fn = HostFunc::wrap("env", "host_log", move |c: &mut Caller<'_>, ptr: u32, len: u32| {
         sink.lock()
             .map_err(|_| HostError::new("poisoned"))?
-            .push_str(&c.read_str(ptr as u32, len as u32)?);
+            .push_str(&c.read_str(ptr, len)?);
         Ok(())
     });
     let io = Io::default();
@@ -406,7 +464,231 @@ pub fn module_cache<E: WasmEngine>(fx: &Fixtures<E>) {
         Err(Error::Unsupported { .. }) => assert!(!fx.engine().info().capabilities.serialize),
         Err(e) => panic!("serialize: {e}"),
     }
+    // Bytes that are not serialized code: a serialization error, not a compile error.
+    // SAFETY: engines check the header of serialized code before loading any of it.
+    match unsafe { go_reactor::Module::deserialize(fx.engine(), b"not serialized code") } {
+        Err(Error::Serialize { engine, operation, .. }) => {
+            assert!(fx.engine().info().capabilities.serialize);
+            assert_eq!((engine, operation), (fx.engine().info().name, "deserialize"));
+        }
+        Err(Error::Unsupported { .. }) => assert!(!fx.engine().info().capabilities.serialize),
+        other => panic!("expected a deserialize error, got {:?}", other.map(|_| ())),
+    }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+pub fn stdin_lines<E: WasmEngine>(fx: &Fixtures<E>) {
+    check_fixture(fx, "stdin-lines");
+}
+
+/// Runs `files` with `TMPDIR=/tmp` and `FILES_KEEP=kept.txt`, `/tmp` being the one preopen
+/// `preopen` adds, and checks it prints what it prints natively and exits 0.
+fn run_files<E: WasmEngine>(fx: &Fixtures<E>, preopen: impl FnOnce(ReactorConfig) -> ReactorConfig) {
+    let io = Io::default();
+    let config = ReactorConfig::new()
+        .arg("files")
+        .env("TMPDIR", "/tmp")
+        .env("FILES_KEEP", "kept.txt")
+        .stdout(io.stdout.clone())
+        .stderr(io.stderr.clone());
+    let mut r = fx.module("files").instantiate(preopen(config)).unwrap();
+    let outcome = r.run();
+    assert_eq!(
+        io.stdout.to_string_lossy(),
+        String::from_utf8_lossy(&expected("files").stdout.unwrap()),
+        "stderr: {}",
+        io.stderr.to_string_lossy()
+    );
+    assert_eq!(outcome.unwrap(), Completion::Exited(0));
+}
+
+/// `files` on a host temporary directory preopened at `/tmp`: its output equals native Go's, and
+/// the file it is asked to keep is on the host afterwards, everything else removed.
+pub fn files_host_dir<E: WasmEngine>(fx: &Fixtures<E>) {
+    let tmp = TempDir::new("files-host");
+    run_files(fx, |config| config.preopened_dir(tmp.path(), "/tmp").unwrap());
+    let left: Vec<String> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["kept.txt"], "only the kept file is left on the host");
+    assert_eq!(std::fs::read(tmp.path().join("kept.txt")).unwrap(), b"kept by files\n");
+}
+
+/// `files` on an in-memory tree at `/tmp`: the same output, and the kept file is in the tree.
+pub fn files_memory<E: WasmEngine>(fx: &Fixtures<E>) {
+    let fs = MemFs::new();
+    run_files(fx, |config| config.memory_fs(fs.clone(), "/tmp"));
+    assert_eq!(fs.read_file("/kept.txt").unwrap(), b"kept by files\n");
+}
+
+/// A temporary host directory, removed on drop.
+struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("go-reactor-{tag}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Everything the two reactors of [`stdin_interleaves`] and its feeder did, in order.
+#[derive(Default)]
+struct EventLog {
+    events: Mutex<Vec<(&'static str, String)>>,
+    changed: std::sync::Condvar,
+}
+
+impl EventLog {
+    fn push(&self, source: &'static str, line: String) {
+        self.events.lock().unwrap().push((source, line));
+        self.changed.notify_all();
+    }
+    fn count(&self, source: &str) -> usize {
+        self.events.lock().unwrap().iter().filter(|(s, _)| *s == source).count()
+    }
+    /// Waits until `source` has logged more than `n` lines; false if that takes implausibly
+    /// long (the executor is blocked), so the test fails instead of hanging.
+    fn wait_beyond(&self, source: &str, n: usize) -> bool {
+        let guard = self.events.lock().unwrap();
+        let (guard, timeout) = self
+            .changed
+            .wait_timeout_while(guard, Duration::from_secs(120), |events| {
+                events.iter().filter(|(s, _)| *s == source).count() <= n
+            })
+            .unwrap();
+        drop(guard);
+        !timeout.timed_out()
+    }
+}
+
+/// A sink that logs each complete line under `source`.
+struct LineSink {
+    log: Arc<EventLog>,
+    source: &'static str,
+    partial: Vec<u8>,
+}
+
+impl std::io::Write for LineSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        while let Some(i) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=i).collect();
+            self.log.push(self.source, String::from_utf8_lossy(&line[..i]).into_owned());
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A blocking stdin fed through a channel; end of file when the sender is dropped.
+struct ChannelReader {
+    rx: std::sync::mpsc::Receiver<Vec<u8>>,
+    pending: Vec<u8>,
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.pending.is_empty() {
+            match self.rx.recv() {
+                Ok(data) => self.pending = data,
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.pending.len());
+        buf[..n].copy_from_slice(&self.pending[..n]);
+        self.pending.drain(..n);
+        Ok(n)
+    }
+}
+
+/// `stdin-lines` reading a slow stdin under `run_async`, next to a second reactor on the same
+/// thread: each line is echoed in order, and while the first waits for input the executor keeps
+/// running the other (its ticker lines appear before the next input is even sent) and the
+/// first's own ticker goroutine. A blocking read would stall the whole executor: the feeder
+/// would then give up waiting and the test fail.
+pub fn stdin_interleaves<E: WasmEngine>(fx: &Fixtures<E>) {
+    const LINES: usize = 4;
+    let log = Arc::new(EventLog::default());
+    let sink = |source| LineSink {
+        log: log.clone(),
+        source,
+        partial: Vec::new(),
+    };
+    let (tx_a, rx_a) = std::sync::mpsc::channel::<Vec<u8>>();
+    let (tx_b, rx_b) = std::sync::mpsc::channel::<Vec<u8>>();
+    let config = |rx, out, err| {
+        ReactorConfig::new()
+            .arg("stdin-lines")
+            .stdin(ChannelReader { rx, pending: Vec::new() })
+            .stdout(sink(out))
+            .stderr(sink(err))
+    };
+    let module = fx.module("stdin-lines");
+    let mut a = module.instantiate(config(rx_a, "a", "a-tick")).unwrap();
+    let mut b = module.instantiate(config(rx_b, "b", "b-tick")).unwrap();
+    let feeder_log = log.clone();
+    let feeder = std::thread::spawn(move || {
+        let mut stalled = Vec::new();
+        for k in 0..LINES {
+            // Before each line: the other reactor and a's own ticker both make progress.
+            for source in ["b-tick", "a-tick"] {
+                let seen = feeder_log.count(source);
+                if !feeder_log.wait_beyond(source, seen + 1) {
+                    stalled.push(format!("before line {k}: no output from {source}"));
+                }
+            }
+            feeder_log.push("sent", format!("line {k}"));
+            tx_a.send(format!("line {k}\n").into_bytes()).unwrap();
+            if !feeder_log.wait_beyond("a", k) {
+                stalled.push(format!("line {k} was not echoed"));
+            }
+        }
+        drop(tx_a);
+        drop(tx_b);
+        stalled
+    });
+    let (ra, rb) = futures::executor::block_on(futures::future::join(run_async(&mut a), run_async(&mut b)));
+    let stalled = feeder.join().unwrap();
+    assert!(stalled.is_empty(), "{stalled:?}");
+    assert_eq!(ra.unwrap(), Completion::Exited(0));
+    assert_eq!(rb.unwrap(), Completion::Exited(0));
+    let events = log.events.lock().unwrap().clone();
+    let of = |source: &str| -> Vec<String> { events.iter().filter(|(s, _)| *s == source).map(|(_, l)| l.clone()).collect() };
+    let want_a: Vec<String> = (0..LINES)
+        .map(|k| format!("{}: line {k}", k + 1))
+        .chain([format!("end of input: {LINES} lines, {} bytes", LINES * 6)])
+        .collect();
+    assert_eq!(of("a"), want_a);
+    assert_eq!(of("b"), ["end of input: 0 lines, 0 bytes"]);
+    // Order: every echo comes after its line was sent, and b ticked between any two echoes.
+    let pos = |source: &str, line: &str| events.iter().position(|(s, l)| *s == source && l == line).unwrap();
+    for k in 0..LINES {
+        assert!(pos("sent", &format!("line {k}")) < pos("a", &format!("{}: line {k}", k + 1)));
+    }
+    for k in 1..LINES {
+        let (prev, next) = (pos("a", &format!("{k}: line {}", k - 1)), pos("a", &format!("{}: line {k}", k + 1)));
+        assert!(
+            events[prev..next].iter().any(|(s, _)| *s == "b-tick"),
+            "the other reactor ran between echoes {k} and {}",
+            k + 1
+        );
+    }
 }
 
 /// Runs fixture `name` on one engine as a command-line host would, returning its stdout.
@@ -420,7 +702,14 @@ fn stdout_of<E: WasmEngine>(fx: &Fixtures<E>, name: &str) -> Vec<u8> {
         .module(name)
         .instantiate(io.config(name).import(add).import(log).import(nop))
         .unwrap();
-    let _ = r.run();
+    // The ending is part of what every engine must agree on.
+    match (expected(name).exit, r.run()) {
+        (ExpectedExit::Code(code), Ok(Completion::Exited(got))) => assert_eq!(got, code, "{name}"),
+        (ExpectedExit::Code(0), Ok(Completion::Finished)) => assert_eq!(r.abi(), Abi::Legacy, "{name}"),
+        (ExpectedExit::Code(2), Err(Error::GuestPanic { .. })) => {}
+        (ExpectedExit::Deadlock | ExpectedExit::Idle, Ok(Completion::Idle)) => assert_eq!(r.abi(), Abi::V1, "{name}"),
+        (want, got) => panic!("{name}: expected {want:?}, got {got:?}"),
+    }
     io.stdout.contents()
 }
 
@@ -429,9 +718,10 @@ macro_rules! conformance {
         mod $engine {
             use std::sync::LazyLock;
             static FIXTURES: LazyLock<crate::Fixtures<$ty>> = LazyLock::new(Default::default);
-            conformance!(@tests hello timers exit_code panic deadlock busy args_env stdout_big initsleep legacy_hello
+            conformance!(@tests hello timers exit_code panic random_fails_closed deadlock busy args_env stdout_big initsleep legacy_hello
                 exports hostcall async_two_executors many_reactors_one_thread not_a_reactor
-                typed_calls memory_limit runaway_guest module_cache);
+                typed_calls memory_limit runaway_guest module_cache stdin_lines stdin_interleaves
+                files_host_dir files_memory);
             pub fn stdout_of(name: &str) -> Vec<u8> {
                 crate::stdout_of(&FIXTURES, name)
             }
@@ -472,9 +762,7 @@ fn stdout_identical_across_engines() {
         let outputs: Vec<(&str, Vec<u8>)> = engines.iter().map(|(engine, run)| (*engine, run(name))).collect();
         for (engine, out) in &outputs {
             assert_eq!(out, &outputs[0].1, "{name}: {engine} and {} differ", outputs[0].0);
-            if let Some(want) = expected(name).stdout {
-                assert_eq!(out, &want, "{name} on {engine}: stdout differs from native Go");
-            }
+            common::check_stdout(&format!("{name} on {engine}"), &expected(name), out);
         }
     }
 }

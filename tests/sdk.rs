@@ -227,7 +227,7 @@ fn sdk_demo<E: WasmEngine>(fx: &Fixtures<E>, io: &Io) -> go_reactor::GoReactor<<
         .config("sdk-demo")
         .import_bytes("env", "echo", |_caller, input| Ok(input.to_vec()))
         .import_bytes("env", "fail", |_caller, input| {
-            Err(HostError(format!("refused {} bytes", input.len())))
+            Err(HostError::new(format!("refused {} bytes", input.len())))
         });
     let mut r = fx.module("sdk-demo").instantiate(config).unwrap();
     assert_eq!(r.run().unwrap(), Completion::Idle);

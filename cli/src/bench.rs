@@ -21,7 +21,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use go_reactor::wasi_min::sink;
-use go_reactor::{Completion, EngineKind, Error, FuncType, HostFunc, Module, Reactor, ReactorConfig, Val, ValType, WasmEngine};
+use go_reactor::{Completion, EngineKind, Error, Module, Reactor, ReactorConfig, WasmEngine};
 use serde_json::{Value, json};
 
 /// The Node.js driver, embedded so `--node` works from any directory.
@@ -97,9 +97,11 @@ struct Row {
 }
 
 /// Host functions of the bundled benchmark fixtures (`hostcall`, `hostloop`), provided so those
-/// modules instantiate; a module that does not import them never sees them.
-fn fixture_imports() -> Vec<HostFunc> {
-    use ValType::I32;
+/// modules instantiate; a module that does not import them never sees them. Development only
+/// (Cargo feature `bench-fixtures`): the shipped CLI gives guests WASI and nothing else.
+#[cfg(feature = "bench-fixtures")]
+fn fixture_imports() -> Vec<go_reactor::HostFunc> {
+    use go_reactor::{FuncType, HostFunc, Val, ValType::I32};
     let i32_of = |v: &Val| v.i32().unwrap_or(0);
     vec![
         HostFunc::new("env", "host_nop", FuncType::new([I32], [I32]), move |_, args, results| {
@@ -123,6 +125,7 @@ impl BenchArgs {
         if !self.show_output {
             config = config.stdout(sink::null()).stderr(sink::null());
         }
+        #[cfg(feature = "bench-fixtures")]
         for f in fixture_imports() {
             config = config.import(f);
         }
@@ -204,6 +207,7 @@ fn outcome(r: Result<Completion, Error>) -> String {
         Ok(Completion::Finished) => "exit 0".into(),
         Ok(Completion::Idle) => "idle".into(),
         Ok(Completion::Cancelled) => "cancelled".into(),
+        Ok(other) => format!("{other:?}").to_lowercase(),
         Err(Error::GuestPanic { .. }) => "panic".into(),
         Err(Error::Trap { trap, .. }) => format!("trap: {}", trap.kind),
         Err(e) => format!("error: {}", crate::one_line(&e.to_string())),

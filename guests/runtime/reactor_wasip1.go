@@ -200,3 +200,26 @@ func checkTimeouts() {
 	t.resumed = true
 	goready(gp, 0)
 }
+
+// go_reactor_restored is called by the host instead of _initialize when an instance starts from
+// a snapshot or a pre-initialized module, whose memory already holds the runtime's random state:
+// without it every such instance would draw the same "random" numbers (math/rand, rand/v2, map
+// iteration order, select choices) as the one it was copied from. It reseeds the global
+// generator from random_get and then every M's chacha8 state from it, as mrandinit does at
+// start-up. The map hash seeds (hashkey, per-map seeds) are left alone: existing maps depend on
+// them. If random_get fails the old state stays (the host's random_get fails closed).
+//
+//go:wasmexport go_reactor_restored
+func go_reactor_restored() {
+	var seed [32]byte
+	if readRandom(seed[:]) != len(seed) || allZero(seed[:]) {
+		return
+	}
+	lock(&globalRand.lock)
+	globalRand.state.Init(seed)
+	unlock(&globalRand.lock)
+	clear(seed[:])
+	for mp := allm; mp != nil; mp = mp.alllink {
+		mrandinit(mp)
+	}
+}

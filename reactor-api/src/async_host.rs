@@ -267,8 +267,8 @@ impl Calls {
             Ok(data) => (CallStatus::Ok, data),
             Err(e) => {
                 self.failed += 1;
-                tracing::debug!(id, error = %e.0, "host call failed; the guest gets an error");
-                (CallStatus::Failed, e.0.into_bytes())
+                tracing::debug!(id, error = %e, "host call failed; the guest gets an error");
+                (CallStatus::Failed, e.to_string().into_bytes())
             }
         };
         let (status, len) = match u32::try_from(data.len()) {

@@ -4,14 +4,23 @@ use std::any::Any;
 use std::io::{Read, Write};
 
 use wasi_min::clock::Clock;
+use wasi_min::fs::{MemFs, Preopen};
 use wasi_min::random::RandomSource;
 use wasi_min::{WasiCtx, WasiCtxBuilder};
 
 use crate::engine::Limits;
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+use crate::error::{Error, Result};
 use crate::host::HostFunc;
 
-/// Configuration of one reactor: WASI view (args, env, stdio, clock, random), the embedder's
-/// imports and state, and resource limits.
+/// Configuration of one reactor: WASI view (args, env, stdio, preopened directories, clock,
+/// random), the embedder's imports and state, and resource limits.
+///
+/// The guest reaches no file unless it is given a directory: a host directory
+/// ([`preopened_dir`](Self::preopened_dir), [`preopened_dir_ro`](Self::preopened_dir_ro)) or an
+/// in-memory tree ([`memory_fs`](Self::memory_fs)). It then sees exactly that tree and nothing
+/// outside it (see SECURITY.md). Go's `os.Getwd` and its relative paths follow the `PWD`
+/// variable (without it, the first preopen's guest path).
 ///
 /// ```
 /// use reactor_api::ReactorConfig;
@@ -26,6 +35,17 @@ pub struct ReactorConfig {
     pub(crate) state: Box<dyn Any + Send>,
     pub(crate) shared: Option<std::sync::Arc<dyn Any + Send + Sync>>,
     pub(crate) limits: Limits,
+}
+
+impl std::fmt::Debug for ReactorConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The WASI builder holds sinks and sources that are not `Debug`; the imports and limits
+        // are what tells configurations apart.
+        f.debug_struct("ReactorConfig")
+            .field("imports", &self.imports)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for ReactorConfig {
@@ -76,9 +96,72 @@ impl ReactorConfig {
         self
     }
     /// What the guest reads on stdin (default: nothing, end of file).
+    ///
+    /// The source may block (a pipe, a terminal, a channel): it is read on a thread of its own,
+    /// so the guest never blocks the host. While a Go program waits for input, its goroutines
+    /// park and the run loops sleep until input arrives or a timer is due.
     pub fn stdin(mut self, source: impl Read + Send + 'static) -> Self {
         self.wasi = self.wasi.stdin(source);
         self
+    }
+    /// Gives the guest a directory: a host directory or an in-memory tree, read-write or
+    /// read-only (see [`Preopen`]). Preopens are numbered in the order they are added.
+    pub fn preopen(mut self, preopen: Preopen) -> Self {
+        self.wasi = self.wasi.preopen(preopen);
+        self
+    }
+    /// Gives the guest host directory `host`, read-write, at guest path `guest`. The guest can
+    /// reach everything below `host` and nothing outside it: no `..`, absolute path or symbolic
+    /// link leads out.
+    ///
+    /// ```
+    /// use reactor_api::ReactorConfig;
+    /// let dir = std::env::temp_dir();
+    /// let config = ReactorConfig::new()
+    ///     .preopened_dir(&dir, "/tmp")?
+    ///     .env("TMPDIR", "/tmp")
+    ///     .env("PWD", "/tmp");
+    /// # Ok::<(), reactor_api::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Io`] naming the directory if it cannot be opened (missing, not a directory, no
+    /// permission).
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn preopened_dir(self, host: impl AsRef<std::path::Path>, guest: impl Into<String>) -> Result<Self> {
+        Ok(self.preopen(open_host_dir(host.as_ref(), guest.into())?))
+    }
+    /// Like [`preopened_dir`](Self::preopened_dir), read-only: the guest can list, stat and read
+    /// but not create, write, rename or remove anything (those fail with `EROFS`).
+    ///
+    /// ```
+    /// use reactor_api::ReactorConfig;
+    /// let missing = ReactorConfig::new().preopened_dir_ro("/no/such/dir", "/data");
+    /// assert!(missing.unwrap_err().to_string().contains("/no/such/dir"));
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`preopened_dir`](Self::preopened_dir).
+    #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+    pub fn preopened_dir_ro(self, host: impl AsRef<std::path::Path>, guest: impl Into<String>) -> Result<Self> {
+        Ok(self.preopen(open_host_dir(host.as_ref(), guest.into())?.read_only()))
+    }
+    /// Gives the guest an in-memory tree at guest path `guest`: a sandbox that touches no host
+    /// file (and the file system on the web). `fs` is a shared handle: the embedder can fill it
+    /// before the run and read what the guest wrote afterwards.
+    ///
+    /// ```
+    /// use reactor_api::ReactorConfig;
+    /// use reactor_api::wasi_min::fs::MemFs;
+    /// let fs = MemFs::new();
+    /// fs.create_dir_all("/etc")?;
+    /// fs.write_file("/etc/app.conf", b"verbose = true\n")?;
+    /// let config = ReactorConfig::new().memory_fs(fs.clone(), "/").env("PWD", "/");
+    /// // ... run the reactor, then: fs.read_file("/out.txt")
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn memory_fs(self, fs: MemFs, guest: impl Into<String>) -> Self {
+        self.preopen(Preopen::memory(fs, guest))
     }
     /// The guest's clock.
     pub fn clock(mut self, clock: impl Clock + 'static) -> Self {
@@ -159,4 +242,13 @@ impl ReactorConfig {
         self.limits = limits;
         self
     }
+}
+
+/// Opens host directory `host` for guest path `guest`, with an error that names both.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+fn open_host_dir(host: &std::path::Path, guest: String) -> Result<Preopen> {
+    Preopen::host_dir(host, guest.clone()).map_err(|source| Error::Io {
+        context: format!("cannot preopen directory {} (guest path {guest})", host.display()),
+        source,
+    })
 }

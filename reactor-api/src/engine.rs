@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::error::{Error, Trap};
 use crate::host::{HostFunc, HostState};
+use crate::reactor::{GoReactor, Reactor};
 use crate::value::{ModuleInfo, Val};
 
 /// How an engine executes code.
@@ -22,7 +23,17 @@ pub enum ExecutionKind {
 }
 
 /// What an engine can do beyond running a reactor.
+///
+/// Non-exhaustive so that new capabilities are not breaking changes: backends build it with
+/// [`Capabilities::none`] and the `with_*` methods.
+///
+/// ```
+/// use reactor_api::Capabilities;
+/// let caps = Capabilities::none().with_memory_limit(true).with_send(true);
+/// assert!(caps.memory_limit && caps.send && !caps.fuel);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Capabilities {
     /// [`Limits::max_memory_bytes`] is enforced.
     pub memory_limit: bool,
@@ -34,14 +45,62 @@ pub struct Capabilities {
     pub serialize: bool,
     /// A reactor (and its future in the async loop) is `Send`.
     pub send: bool,
+    /// [`EngineOptions::max_wasm_stack`] can be set.
+    pub wasm_stack: bool,
 }
 
-/// Static facts about a backend.
+impl Capabilities {
+    /// No optional capability.
+    pub const fn none() -> Self {
+        Self {
+            memory_limit: false,
+            fuel: false,
+            deadline: false,
+            serialize: false,
+            send: false,
+            wasm_stack: false,
+        }
+    }
+    /// Sets [`memory_limit`](Self::memory_limit).
+    pub const fn with_memory_limit(mut self, yes: bool) -> Self {
+        self.memory_limit = yes;
+        self
+    }
+    /// Sets [`fuel`](Self::fuel).
+    pub const fn with_fuel(mut self, yes: bool) -> Self {
+        self.fuel = yes;
+        self
+    }
+    /// Sets [`deadline`](Self::deadline).
+    pub const fn with_deadline(mut self, yes: bool) -> Self {
+        self.deadline = yes;
+        self
+    }
+    /// Sets [`serialize`](Self::serialize).
+    pub const fn with_serialize(mut self, yes: bool) -> Self {
+        self.serialize = yes;
+        self
+    }
+    /// Sets [`send`](Self::send).
+    pub const fn with_send(mut self, yes: bool) -> Self {
+        self.send = yes;
+        self
+    }
+    /// Sets [`wasm_stack`](Self::wasm_stack).
+    pub const fn with_wasm_stack(mut self, yes: bool) -> Self {
+        self.wasm_stack = yes;
+        self
+    }
+}
+
+/// Static facts about a backend. Non-exhaustive: backends build it with [`EngineInfo::new`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct EngineInfo {
     /// Short name used on the command line (`wasmtime`, `wasmer`, `wasmi`, `wasm3`).
     pub name: &'static str,
-    /// Version of the engine crate.
+    /// Version of the engine crate (each backend documents where it takes it from; the
+    /// compiled-code cache key includes it).
     pub version: &'static str,
     /// Compiler or interpreter.
     pub kind: ExecutionKind,
@@ -49,9 +108,95 @@ pub struct EngineInfo {
     pub capabilities: Capabilities,
 }
 
+impl EngineInfo {
+    /// Facts about a backend.
+    pub const fn new(name: &'static str, version: &'static str, kind: ExecutionKind, capabilities: Capabilities) -> Self {
+        Self {
+            name,
+            version,
+            kind,
+            capabilities,
+        }
+    }
+}
+
+/// The wasm stack Go's own test runner gives wasmtime (`max-wasm-stack=8388608`): enough for
+/// the deepest standard-library test suites (`encoding/json`, `io/fs`), which overflow the
+/// engines' defaults (512 KiB to 2 MiB).
+pub const GO_TEST_WASM_STACK: usize = 8 << 20;
+
+/// Engine-wide settings every native backend understands, fixed when the engine is created
+/// (like wasmtime's `Config`: they apply to every reactor of that engine). Build an engine from
+/// them with [`WasmEngine::from_options`]; a setting the engine cannot honour is
+/// [`Error::Unsupported`], never ignored.
+///
+/// ```
+/// use reactor_api::{EngineOptions, GO_TEST_WASM_STACK};
+/// let options = EngineOptions::new().max_wasm_stack(GO_TEST_WASM_STACK);
+/// assert_eq!(options.wasm_stack(), Some(8 << 20));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EngineOptions {
+    max_wasm_stack: Option<usize>,
+}
+
+impl EngineOptions {
+    /// The engine's own defaults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// How deep the guest may call, in bytes of stack; deeper is a
+    /// [`TrapKind::StackOverflow`](crate::TrapKind::StackOverflow) trap. `None` keeps the
+    /// engine's default. What the bytes measure differs per engine:
+    ///
+    /// | engine | setting | default | where the stack lives |
+    /// |---|---|---|---|
+    /// | wasmtime | `Config::max_wasm_stack` | 512 KiB | **the calling thread's native stack** |
+    /// | wasmer | `VMConfig::wasm_stack_size` | 1 MiB | a stack of its own per call |
+    /// | wasmi | value stack height, and recursion depth = bytes / 256 | 1 MB, 1000 calls | the heap |
+    /// | wasm3 | `Config::stack_size` (value stack) | 1 MiB | the heap (plus its own 9 MiB native stack) |
+    ///
+    /// On wasmtime the thread that calls into the guest must have this much native stack plus
+    /// room for the host: 8 MiB of wasm stack on a 2 MiB thread (Rust's default for spawned
+    /// threads and tokio workers) crashes the process with a stack overflow instead of trapping.
+    /// That is why the library keeps each engine's default, which is safe on any thread, and the
+    /// `go-reactor` command line, which asks for [`GO_TEST_WASM_STACK`], runs the reactor on a
+    /// thread of its own with a stack to match.
+    pub fn max_wasm_stack(mut self, bytes: usize) -> Self {
+        self.max_wasm_stack = Some(bytes);
+        self
+    }
+    /// The requested wasm stack size, if any.
+    pub fn wasm_stack(&self) -> Option<usize> {
+        self.max_wasm_stack
+    }
+    /// Refuses every setting `engine` cannot honour, according to its [`Capabilities`]
+    /// (backends call this first in [`WasmEngine::from_options`]).
+    pub fn check_supported(&self, engine: &EngineInfo) -> Result<(), Error> {
+        if self.max_wasm_stack.is_some() && !engine.capabilities.wasm_stack {
+            return Err(Error::Unsupported {
+                engine: engine.name,
+                feature: "setting the wasm stack size",
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Resource limits for one reactor. Asking for a limit an engine cannot enforce is an
 /// [`Error::Unsupported`] at instantiation, never silently ignored.
+///
+/// Non-exhaustive so that new limits are not breaking changes: build it with [`Limits::new`]
+/// and the `with_*` methods (or through [`ReactorConfig`](crate::ReactorConfig)'s setters).
+///
+/// ```
+/// use reactor_api::Limits;
+/// let limits = Limits::new().with_max_memory_bytes(64 << 20).with_fuel_per_tick(50_000_000);
+/// assert_eq!(limits.max_memory_bytes, Some(64 << 20));
+/// assert_eq!(limits.tick_deadline, None);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Limits {
     /// Largest linear memory, in bytes; `memory.grow` beyond it fails (Go then reports
     /// "out of memory").
@@ -63,9 +208,36 @@ pub struct Limits {
 }
 
 impl Limits {
+    /// No limits.
+    pub const fn new() -> Self {
+        Self {
+            max_memory_bytes: None,
+            fuel_per_tick: None,
+            tick_deadline: None,
+        }
+    }
+    /// Sets [`max_memory_bytes`](Self::max_memory_bytes).
+    pub const fn with_max_memory_bytes(mut self, bytes: u64) -> Self {
+        self.max_memory_bytes = Some(bytes);
+        self
+    }
+    /// Sets [`fuel_per_tick`](Self::fuel_per_tick).
+    pub const fn with_fuel_per_tick(mut self, fuel: u64) -> Self {
+        self.fuel_per_tick = Some(fuel);
+        self
+    }
+    /// Sets [`tick_deadline`](Self::tick_deadline).
+    pub const fn with_tick_deadline(mut self, deadline: Duration) -> Self {
+        self.tick_deadline = Some(deadline);
+        self
+    }
+
     /// Refuses every limit that `engine` (as configured) cannot enforce, according to its
     /// [`Capabilities`]: backends call this first in [`WasmEngine::instantiate`], so what an
     /// engine refuses is exactly what its `info()` says it lacks.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] naming the first limit the engine cannot enforce.
     pub fn check_supported(&self, engine: &EngineInfo) -> Result<(), Error> {
         let c = engine.capabilities;
         let refused = [
@@ -98,9 +270,15 @@ pub trait WasmEngine: Clone + 'static {
     /// A live instance.
     type Instance: EngineInstance + 'static;
 
+    /// An engine in its default configuration with `options` applied on top; a setting this
+    /// engine cannot honour is [`Error::Unsupported`] (see [`EngineOptions::check_supported`]).
+    fn from_options(options: &EngineOptions) -> Result<Self, Error>;
     /// Static facts about this engine.
     fn info(&self) -> EngineInfo;
     /// Validates and compiles module bytes.
+    ///
+    /// # Errors
+    /// [`Error::Compile`] when the bytes are not valid WebAssembly or the engine cannot compile them.
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error>;
     /// Imports and exports of a compiled module.
     fn module_info(&self, module: &Self::Module) -> ModuleInfo;
@@ -109,6 +287,10 @@ pub trait WasmEngine: Clone + 'static {
     /// export (there is no start function in a Go reactor; `_initialize` is called later).
     /// A limit the engine cannot enforce is an [`Error::Unsupported`], never ignored:
     /// implementations start with [`Limits::check_supported`].
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] for a limit the engine cannot enforce, [`Error::Instantiate`] when
+    /// the engine refuses the module (e.g. a memory cap below its initial size).
     fn instantiate(
         &self,
         module: &Self::Module,
@@ -117,6 +299,10 @@ pub trait WasmEngine: Clone + 'static {
         limits: &Limits,
     ) -> Result<Self::Instance, Error>;
     /// Serializes compiled code, on engines that can ([`Capabilities::serialize`]).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on engines without serialization, [`Error::Serialize`] when the
+    /// engine fails.
     fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
         let _ = module;
         Err(Error::Unsupported {
@@ -125,6 +311,10 @@ pub trait WasmEngine: Clone + 'static {
         })
     }
     /// Loads code written by [`serialize`](Self::serialize).
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] on engines without serialization, [`Error::Serialize`] for bytes
+    /// the engine rejects (another version or configuration, or not serialized code at all).
     ///
     /// # Safety
     /// The bytes must come from `serialize` of the same engine version and configuration; loading
@@ -135,6 +325,14 @@ pub trait WasmEngine: Clone + 'static {
             engine: self.info().name,
             feature: "module serialization",
         })
+    }
+    /// Boxes a reactor of this engine as `Send`, on engines whose instances are `Send`
+    /// ([`Capabilities::send`]); `None` (the default) elsewhere. Backends with `Send` instances
+    /// implement it as `Some(Box::new(reactor))`, which the compiler only accepts if they are.
+    /// [`AnyModule::instantiate_send`](crate::AnyModule::instantiate_send) uses it.
+    fn into_send_reactor(reactor: GoReactor<Self::Instance>) -> Option<Box<dyn Reactor + Send>> {
+        let _ = reactor;
+        None
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::reactor::Ending;
 use crate::value::{ExternType, FuncType};
 
 /// How the guest stopped executing when an engine reports a trap.
@@ -184,10 +185,10 @@ pub enum Error {
         version: i32,
     },
     /// The reactor ended earlier; it accepts no further calls.
-    #[error("reactor has ended ({reason}); it accepts no further calls")]
+    #[error("reactor has ended ({ending}); it accepts no further calls")]
     Ended {
         /// How it ended.
-        reason: String,
+        ending: Ending,
     },
     /// A call names an export that does not exist or is not a function.
     #[error("no function export named `{name}`")]
@@ -216,12 +217,26 @@ pub enum Error {
         /// The feature.
         feature: &'static str,
     },
+    /// Serializing compiled code, or loading serialized code back, failed (e.g. bytes written by
+    /// another engine version or configuration).
+    #[error("{engine}: cannot {operation} compiled code: {message}")]
+    Serialize {
+        /// Engine name.
+        engine: &'static str,
+        /// `serialize` or `deserialize`.
+        operation: &'static str,
+        /// The engine's explanation.
+        message: String,
+    },
     /// The engine was not compiled into this build.
     #[error("engine `{engine}` is not compiled into this build (enable the `{engine}` Cargo feature)")]
     EngineUnavailable {
         /// Engine name.
         engine: &'static str,
     },
+    /// Taking, reading or restoring a snapshot failed.
+    #[error("snapshot: {0}")]
+    Snapshot(#[source] crate::snapshot::SnapshotError),
     /// Reading module bytes or a cache failed.
     #[error("{context}: {source}")]
     Io {

@@ -13,22 +13,103 @@ use wasi_min::{GuestMemory, WasiCtx};
 
 use crate::value::{FuncType, Val, ValType};
 
-/// The error an embedder's host function returns to stop the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostError(pub String);
+/// The error an embedder's host function returns to stop the guest; the reactor then ends with
+/// [`Error::HostFunc`](crate::Error::HostFunc) carrying its message.
+///
+/// It implements [`std::error::Error`], so (as with `anyhow::Error`) there is no blanket
+/// conversion from every error type; `?` works on the errors host functions typically meet
+/// (guest memory, UTF-8, I/O, strings), and [`HostError::from_error`] wraps any other error,
+/// keeping it as the [`source`](std::error::Error::source).
+///
+/// ```
+/// use reactor_api::HostError;
+/// fn parse(s: &str) -> Result<u32, HostError> {
+///     let n: u32 = s.parse().map_err(HostError::from_error)?;
+///     if n == 0 { return Err("zero is not allowed".into()); }
+///     Ok(n)
+/// }
+/// assert_eq!(parse("0").unwrap_err().to_string(), "zero is not allowed");
+/// assert!(std::error::Error::source(&parse("x").unwrap_err()).is_some());
+/// ```
+#[derive(Debug)]
+pub struct HostError {
+    message: String,
+    source: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
 
 impl HostError {
     /// An error with a message.
     pub fn new(message: impl Into<String>) -> Self {
-        Self(message.into())
+        Self {
+            message: message.into(),
+            source: None,
+        }
+    }
+    /// Wraps any error: its `Display` becomes the message, and it stays reachable through
+    /// [`source`](std::error::Error::source).
+    pub fn from_error(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self {
+            message: error.to_string(),
+            source: Some(Box::new(error)),
+        }
+    }
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
     }
 }
 
-impl<E: std::error::Error> From<E> for HostError {
-    fn from(e: E) -> Self {
-        Self(e.to_string())
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
+
+impl std::error::Error for HostError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<String> for HostError {
+    fn from(message: String) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<&str> for HostError {
+    fn from(message: &str) -> Self {
+        Self::new(message)
+    }
+}
+
+impl From<Box<dyn std::error::Error + Send + Sync + 'static>> for HostError {
+    fn from(error: Box<dyn std::error::Error + Send + Sync + 'static>) -> Self {
+        Self {
+            message: error.to_string(),
+            source: Some(error),
+        }
+    }
+}
+
+macro_rules! host_error_from {
+    ($($t:ty),* $(,)?) => {$(
+        impl From<$t> for HostError {
+            fn from(error: $t) -> Self {
+                Self::from_error(error)
+            }
+        }
+    )*};
+}
+host_error_from!(
+    std::io::Error,
+    wasi_min::MemoryError,
+    std::str::Utf8Error,
+    std::string::FromUtf8Error,
+    std::num::ParseIntError,
+    std::num::TryFromIntError,
+    crate::Error,
+);
 
 /// What a backend gets back when a host function stops the guest. It carries no detail: the
 /// reason is recorded in [`HostState`], so backends only need to turn it into an engine trap.
@@ -89,6 +170,14 @@ impl HostState {
 pub struct Caller<'a> {
     memory: &'a mut dyn GuestMemory,
     state: &'a mut HostState,
+}
+
+impl std::fmt::Debug for Caller<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Caller")
+            .field("memory_size", &self.memory.size())
+            .finish_non_exhaustive()
+    }
 }
 
 impl<'a> Caller<'a> {
@@ -257,7 +346,7 @@ impl HostFunc {
                 outcome.map_err(|e| {
                     state.stop = Some(Stop::Failed {
                         import: format!("{}::{}", self.module, self.name),
-                        message: e.0,
+                        message: e.message,
                     });
                     HostTrap
                 })
@@ -268,7 +357,7 @@ impl HostFunc {
     fn check_results(&self, results: &[Val]) -> Result<(), HostError> {
         for (i, (v, &t)) in results.iter().zip(self.ty.results()).enumerate() {
             if v.ty() != t {
-                return Err(HostError(format!("result {i} is {}, the signature says {t}", v.ty())));
+                return Err(HostError::new(format!("result {i} is {}, the signature says {t}", v.ty())));
             }
         }
         Ok(())

@@ -4,9 +4,12 @@ use std::any::Any;
 use std::sync::Arc;
 use std::time::Duration;
 
+use wasi_min::stdin::InputReadiness;
+
 use crate::engine::{EngineInfo, EngineInstance};
 use crate::error::{Error, Result, Trap};
 use crate::host::Stop;
+use crate::snapshot::{PREINIT_EXPORT, RESTORED_EXPORT, Snapshot, SnapshotSupport};
 use crate::value::{ExternType, ModuleInfo, Val};
 
 /// What one `go_tick` reported.
@@ -31,8 +34,54 @@ pub enum Abi {
     Legacy,
 }
 
-/// Counters of one reactor.
+/// How a reactor ended: what [`Reactor::ended`] reports (and [`Error::Ended`] carries) once the
+/// reactor accepts no further calls. Each variant matches the [`Error`] that ended it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Ending {
+    /// The guest called `proc_exit` with this code ([`Error::Exited`]).
+    Exited(i32),
+    /// A Go panic or fatal error ([`Error::GuestPanic`]).
+    GuestPanic {
+        /// The `panic: …` or `fatal error: …` line.
+        message: String,
+    },
+    /// A trap without a Go panic message ([`Error::Trap`]).
+    Trap {
+        /// The export that was running.
+        export: String,
+        /// The trap.
+        trap: Trap,
+    },
+    /// An embedder's host function failed ([`Error::HostFunc`]).
+    HostFunc {
+        /// `module::name` of the import.
+        import: String,
+        /// The error it returned.
+        message: String,
+    },
+    /// `go_tick` returned a value outside the ABI ([`Error::InvalidTick`]).
+    InvalidTick(i32),
+    /// The module declared a reactor ABI this host does not know ([`Error::UnsupportedAbi`]).
+    UnsupportedAbi(i32),
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Exited(code) => write!(f, "exited with code {code}"),
+            Ending::GuestPanic { message } => write!(f, "Go panic: {message}"),
+            Ending::Trap { export, trap } => write!(f, "trap in `{export}`: {trap}"),
+            Ending::HostFunc { import, message } => write!(f, "host import `{import}` failed: {message}"),
+            Ending::InvalidTick(value) => write!(f, "go_tick returned invalid value {value}"),
+            Ending::UnsupportedAbi(version) => write!(f, "unsupported reactor ABI {version}"),
+        }
+    }
+}
+
+/// Counters of one reactor. Non-exhaustive: more counters may come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Stats {
     /// `go_tick` calls.
     pub ticks: u64,
@@ -63,26 +112,53 @@ pub trait Reactor {
     /// Imports and exports of the module.
     fn module_info(&self) -> &ModuleInfo;
     /// Queues `main.main` as a goroutine (once; later calls do nothing). It runs on the next ticks.
+    ///
+    /// # Errors
+    /// [`Error::Ended`] after the reactor ended; the guest's failures as for [`tick`](Self::tick).
     fn start_main(&mut self) -> Result<()>;
     /// Runs goroutines until none is runnable or the time slice is used up.
     ///
     /// When the guest ends during the tick, returns [`Error::Exited`] (`main` returned or
     /// `os.Exit`), [`Error::GuestPanic`] or [`Error::Trap`]; the reactor then refuses further calls.
+    ///
+    /// # Errors
+    /// [`Error::Exited`], [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`] (an
+    /// embedder's import failed) or [`Error::InvalidTick`] when the guest ends during the tick;
+    /// [`Error::Ended`] when it had ended before.
     fn tick(&mut self) -> Result<LoopResult>;
     /// Calls function export `name` (a `//go:wasmexport`) with `args`, checked against its signature.
+    ///
+    /// # Errors
+    /// [`Error::NoSuchExport`] and [`Error::CallSignature`] (the reactor stays usable); the
+    /// guest's failures as for [`tick`](Self::tick); [`Error::Ended`] after the reactor ended.
     fn call(&mut self, name: &str, args: &[Val]) -> Result<Vec<Val>>;
     /// Current linear memory size in bytes.
     fn memory_size(&mut self) -> u64;
     /// Copies guest memory at `addr` into `buf`.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the range is not inside guest memory (nothing is read).
     fn read_memory(&mut self, addr: u64, buf: &mut [u8]) -> Result<()>;
     /// Copies `data` into guest memory at `addr`.
+    ///
+    /// # Errors
+    /// [`Error::Memory`] when the range is not inside guest memory (nothing is written).
     fn write_memory(&mut self, addr: u64, data: &[u8]) -> Result<()>;
     /// Counters: ticks, calls, guest time, host calls.
     fn stats(&mut self) -> Stats;
     /// How the reactor ended, if it did (`None` while it accepts calls).
-    fn ended(&self) -> Option<&str>;
+    fn ended(&self) -> Option<&Ending>;
     /// The embedder's state given in the configuration.
     fn state(&mut self) -> &mut dyn Any;
+    /// Freezes the reactor between two ticks into a [`Snapshot`] that
+    /// [`Module::restore`](crate::Module::restore) resumes on any engine.
+    ///
+    /// # Errors
+    /// [`Error::Snapshot`]: the module was not compiled with
+    /// [`Module::new_snapshottable`](crate::Module::new_snapshottable), or the reactor has
+    /// ended. (A snapshot is only ever taken at a tick boundary: while a tick or host call runs,
+    /// the reactor is borrowed by it.)
+    fn snapshot(&mut self) -> Result<Snapshot>;
     /// Async host calls started by the guest whose futures have not finished.
     fn pending_calls(&mut self) -> usize {
         0
@@ -99,18 +175,29 @@ pub trait Reactor {
     fn cancel_calls(&mut self) -> Result<usize> {
         Ok(0)
     }
+    /// While the guest waits for stdin input (a goroutine parked on a read of fd 0 that found
+    /// nothing), a handle that becomes ready when input or end of file arrives; `None` otherwise.
+    ///
+    /// The run loops sleep on it as well as on the next timer, so a program reading stdin
+    /// resumes as soon as a line arrives instead of at its next poll interval, and never
+    /// spins. The default says the reactor never waits for stdin.
+    fn stdin_wait(&mut self) -> Option<InputReadiness> {
+        None
+    }
 }
 
 /// The [`Reactor`] implementation over any backend's [`EngineInstance`]: validation, the
 /// life-cycle state machine, error classification, counters and tracing, written once.
 pub struct GoReactor<I> {
     inner: I,
-    engine: EngineInfo,
+    pub(crate) engine: EngineInfo,
     info: Arc<ModuleInfo>,
-    abi: Abi,
-    main_started: bool,
-    ended: Option<String>,
-    stats: Stats,
+    pub(crate) abi: Abi,
+    pub(crate) main_started: bool,
+    pub(crate) ended: Option<Ending>,
+    pub(crate) stats: Stats,
+    /// Set when the module was compiled for snapshots.
+    pub(crate) snap: Option<Arc<SnapshotSupport>>,
 }
 
 impl<I: EngineInstance> GoReactor<I> {
@@ -124,8 +211,14 @@ impl<I: EngineInstance> GoReactor<I> {
             main_started: false,
             ended: None,
             stats: Stats::default(),
+            snap: None,
         };
-        r.invoke("_initialize", &[], &mut [])?;
+        if r.info.export(PREINIT_EXPORT).is_some() {
+            // A pre-initialized module: memory and globals already hold `_initialize`'s work.
+            r.call_restored_hook()?;
+        } else {
+            r.invoke("_initialize", &[], &mut [])?;
+        }
         if r.info.export("go_reactor_abi").is_some() {
             let mut v = [Val::I32(0)];
             r.invoke("go_reactor_abi", &[], &mut v)?;
@@ -133,12 +226,35 @@ impl<I: EngineInstance> GoReactor<I> {
                 Val::I32(1) => r.abi = Abi::V1,
                 other => {
                     let version = other.i32().unwrap_or(-1);
-                    r.end(format!("unsupported reactor ABI {version}"));
+                    r.end(Ending::UnsupportedAbi(version));
                     return Err(Error::UnsupportedAbi { version });
                 }
             }
         }
         Ok(r)
+    }
+
+    /// A reactor over an instance whose memory and globals were just restored from a snapshot.
+    pub(crate) fn resumed(inner: I, engine: EngineInfo, info: Arc<ModuleInfo>, abi: Abi, main_started: bool) -> Self {
+        Self {
+            inner,
+            engine,
+            info,
+            abi,
+            main_started,
+            ended: None,
+            stats: Stats::default(),
+            snap: None,
+        }
+    }
+
+    /// Runs the runtime's `go_reactor_restored` export, when the module has it: it reseeds the
+    /// runtime's random state and re-reads args and env after a restore or pre-initialization.
+    pub(crate) fn call_restored_hook(&mut self) -> Result<()> {
+        if self.info.export(RESTORED_EXPORT).is_some() {
+            self.invoke(RESTORED_EXPORT, &[], &mut [])?;
+        }
+        Ok(())
     }
 
     /// The backend instance (for engine-specific needs).
@@ -148,17 +264,17 @@ impl<I: EngineInstance> GoReactor<I> {
 
     fn check_alive(&self) -> Result<()> {
         match &self.ended {
-            Some(reason) => Err(Error::Ended { reason: reason.clone() }),
+            Some(ending) => Err(Error::Ended { ending: ending.clone() }),
             None => Ok(()),
         }
     }
 
-    fn end(&mut self, reason: String) {
-        tracing::debug!(engine = self.engine.name, %reason, "reactor ended");
+    fn end(&mut self, ending: Ending) {
+        tracing::debug!(engine = self.engine.name, %ending, "reactor ended");
         self.inner.state().wasi.flush();
         // A dead guest can never take results: drop pending host futures now.
         self.inner.state().calls.clear();
-        self.ended = Some(reason);
+        self.ended = Some(ending);
     }
 
     fn now_ns(&mut self) -> u64 {
@@ -191,28 +307,36 @@ impl<I: EngineInstance> GoReactor<I> {
         let stop = state.stop.take();
         let tap = state.wasi.stderr_tap();
         let (panic_line, stderr) = (tap.panic_line().map(str::to_string), tap.tail());
-        let err = match stop {
-            Some(Stop::Exit(code)) => Error::Exited { code },
-            Some(Stop::Failed { import, message }) => Error::HostFunc { import, message },
+        let export = export.to_string();
+        let (ending, err) = match stop {
+            Some(Stop::Exit(code)) => (Ending::Exited(code), Error::Exited { code }),
+            Some(Stop::Failed { import, message }) => (
+                Ending::HostFunc {
+                    import: import.clone(),
+                    message: message.clone(),
+                },
+                Error::HostFunc { import, message },
+            ),
             None => match panic_line {
-                Some(message) if trap.kind == crate::TrapKind::Unreachable => Error::GuestPanic {
-                    export: export.to_string(),
-                    message,
-                    stderr,
-                },
-                _ => Error::Trap {
-                    engine: self.engine.name,
-                    export: export.to_string(),
-                    trap,
-                    stderr,
-                },
+                Some(message) if trap.kind == crate::TrapKind::Unreachable => (
+                    Ending::GuestPanic { message: message.clone() },
+                    Error::GuestPanic { export, message, stderr },
+                ),
+                _ => (
+                    Ending::Trap {
+                        export: export.clone(),
+                        trap: trap.clone(),
+                    },
+                    Error::Trap {
+                        engine: self.engine.name,
+                        export,
+                        trap,
+                        stderr,
+                    },
+                ),
             },
         };
-        let reason = match &err {
-            Error::Exited { code } => format!("exited with code {code}"),
-            other => other.to_string(),
-        };
-        self.end(reason);
+        self.end(ending);
         err
     }
 }
@@ -251,7 +375,7 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
             Ok(0) => LoopResult::Ready,
             Ok(ms) if ms > 0 => LoopResult::Timer(Duration::from_millis(ms as u64)),
             Ok(value) => {
-                self.end(format!("go_tick returned invalid value {value}"));
+                self.end(Ending::InvalidTick(value));
                 return Err(Error::InvalidTick { value });
             }
             Err(trap) => return Err(self.fail("go_tick", trap)),
@@ -315,11 +439,14 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
             ..self.stats
         }
     }
-    fn ended(&self) -> Option<&str> {
-        self.ended.as_deref()
+    fn ended(&self) -> Option<&Ending> {
+        self.ended.as_ref()
     }
     fn state(&mut self) -> &mut dyn Any {
         &mut *self.inner.state().user
+    }
+    fn snapshot(&mut self) -> Result<Snapshot> {
+        self.take_snapshot()
     }
     fn pending_calls(&mut self) -> usize {
         self.inner.state().calls.pending()
@@ -329,6 +456,10 @@ impl<I: EngineInstance> Reactor for GoReactor<I> {
     }
     fn cancel_calls(&mut self) -> Result<usize> {
         self.cancel_calls_impl()
+    }
+    fn stdin_wait(&mut self) -> Option<InputReadiness> {
+        let wasi = &self.inner.state().wasi;
+        if wasi.waiting_for_stdin() { wasi.stdin_readiness() } else { None }
     }
 }
 

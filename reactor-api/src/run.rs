@@ -11,6 +11,13 @@
 //! (`run` parks the thread until a future's waker or the next timer, `run_async` awaits them).
 //! A cancelled run drops the pending futures; the guest sees those calls fail as cancelled.
 //! Dropping the `run_async` future itself leaves them in the reactor for the next run.
+//!
+//! A Go program waiting for stdin parks its reader goroutine in the netpoller, and `go_tick`
+//! then reports a short timer (the runtime polls again every 10 ms) rather than idle. While the
+//! reactor says it waits for stdin ([`Reactor::stdin_wait`]), both loops also wake as soon as
+//! input arrives: [`run`] sleeps in `InputReadiness::wait_timeout`, [`run_async`] races its
+//! delay with `InputReadiness::poll_ready`. Reading stdin never blocks the thread or the
+//! executor: `wasi-min` reads the embedder's source on a thread of its own.
 
 use std::future::Future;
 use std::ops::ControlFlow;
@@ -20,11 +27,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use wasi_min::stdin::InputReadiness;
+
 use crate::error::{Error, Result};
 use crate::reactor::{Abi, LoopResult, Reactor};
 
-/// How a run ended without an error.
+/// How a run ended without an error. Non-exhaustive: match it with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Completion {
     /// The guest called `proc_exit`: `main` returned (code 0) or called `os.Exit(code)`.
     Exited(i32),
@@ -110,6 +120,15 @@ pub struct RunOptions<'a> {
     cancel: Option<CancelToken>,
 }
 
+impl std::fmt::Debug for RunOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunOptions")
+            .field("on_tick", &self.on_tick.as_ref().map(|_| "FnMut(LoopResult)"))
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
 impl<'a> RunOptions<'a> {
     /// Default options: no hook, no cancellation.
     pub fn new() -> Self {
@@ -175,12 +194,22 @@ fn start<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Option<Completion>> {
 
 /// Starts `main` and ticks until the program exits, goes idle or fails, sleeping the thread on
 /// timers.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn run<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Completion> {
     run_with(reactor, RunOptions::new())
 }
 
 /// [`run`] with options.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub fn run_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) -> Result<Completion> {
     if let Some(done) = start(reactor)? {
@@ -192,11 +221,16 @@ pub fn run_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) 
         reactor.deliver_calls(&mut cx)?;
         match step(reactor, &mut opts)? {
             Step::Again => {}
-            Step::Sleep(d) if reactor.pending_calls() == 0 => match (&opts.cancel, d) {
-                (Some(token), Some(d)) => token.sleep(d),
-                (None, Some(d)) => std::thread::sleep(d),
+            // Woken early by stdin input; a cancellation is then seen within the delay, which
+            // is short (the runtime polls stdin every 10 ms).
+            Step::Sleep(d) if reactor.pending_calls() == 0 => match (d, reactor.stdin_wait(), &opts.cancel) {
+                (Some(d), Some(input), _) => {
+                    input.wait_timeout(d);
+                }
+                (Some(d), None, Some(token)) => token.sleep(d),
+                (Some(d), None, None) => std::thread::sleep(d),
                 // Unreachable: `step` only waits without a timer when calls are pending.
-                (_, None) => {}
+                (None, ..) => {}
             },
             Step::Sleep(d) => wait_calls(reactor, &opts, &mut cx, d)?,
             Step::Done(c) => return finish(reactor, c),
@@ -253,11 +287,21 @@ fn wait_calls<R: Reactor + ?Sized>(reactor: &mut R, opts: &RunOptions<'_>, cx: &
 
 /// Starts `main` and ticks until the program exits, goes idle or fails, awaiting timers
 /// without blocking the executor.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 pub async fn run_async<R: Reactor + ?Sized>(reactor: &mut R) -> Result<Completion> {
     run_async_with(reactor, RunOptions::new()).await
 }
 
 /// [`run_async`] with options.
+///
+/// # Errors
+/// The error that ended the guest: [`Error::GuestPanic`], [`Error::Trap`], [`Error::HostFunc`],
+/// [`Error::InvalidTick`] (an exit is [`Completion::Exited`], not an error), or [`Error::Ended`]
+/// for a reactor that had already ended.
 pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunOptions<'_>) -> Result<Completion> {
     if let Some(done) = start(reactor)? {
         return Ok(done);
@@ -282,11 +326,12 @@ pub async fn run_async_with<R: Reactor + ?Sized>(reactor: &mut R, mut opts: RunO
             }
             Step::Sleep(d) => {
                 // `step` only waits without a timer when calls are pending.
-                let delay = futures_timer::Delay::new(d.unwrap_or_default());
-                match &opts.cancel {
-                    Some(token) => Sleep { delay, token }.await,
-                    None => delay.await,
+                Sleep {
+                    delay: futures_timer::Delay::new(d.unwrap_or_default()),
+                    token: opts.cancel.as_ref(),
+                    input: reactor.stdin_wait(),
                 }
+                .await
             }
             Step::Done(c) => return finish(reactor, c),
         }
@@ -344,16 +389,22 @@ impl Future for YieldNow {
     }
 }
 
-/// A timer that also completes when the token is cancelled.
+/// A timer that also completes when the token is cancelled or stdin input arrives.
 struct Sleep<'t> {
     delay: futures_timer::Delay,
-    token: &'t CancelToken,
+    token: Option<&'t CancelToken>,
+    input: Option<InputReadiness>,
 }
 
 impl Future for Sleep<'_> {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
-        if self.token.poll_cancelled(cx).is_ready() {
+        if self.token.is_some_and(|t| t.poll_cancelled(cx).is_ready()) {
+            return Poll::Ready(());
+        }
+        if let Some(input) = &self.input
+            && input.poll_ready(cx).is_ready()
+        {
             return Poll::Ready(());
         }
         Pin::new(&mut self.delay).poll(cx)

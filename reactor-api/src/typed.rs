@@ -26,12 +26,28 @@ macro_rules! wasm_ty {
 }
 wasm_ty!(i32 => I32, i64 => I64, f32 => F32, f64 => F64);
 
+// Unsigned integers are the same WebAssembly types, reinterpreted bit for bit (a guest pointer is
+// an `i32` the guest means as `u32`), as in wasmtime's typed functions.
+macro_rules! wasm_ty_unsigned {
+    ($($t:ty => $s:ty, $v:ident),*) => {$(
+        impl WasmTy for $t {
+            const TYPE: ValType = ValType::$v;
+            fn into_val(self) -> Val { Val::$v(self as $s) }
+            fn from_val(v: Val) -> Option<Self> { if let Val::$v(x) = v { Some(x as $t) } else { None } }
+        }
+    )*};
+}
+wasm_ty_unsigned!(u32 => i32, I32, u64 => i64, I64);
+
 /// A list of values: `()`, a single [`WasmTy`], or a tuple of them (up to 8).
 pub trait WasmList: Sized {
     /// The types, in order.
     fn types() -> Vec<ValType>;
     /// The values, in order.
     fn into_vals(self) -> Vec<Val>;
+    /// Writes the values, in order, into the start of `out` (without allocating: this is how
+    /// typed host functions return their results). Values beyond `out`'s length are dropped.
+    fn store(self, out: &mut [Val]);
     /// Reads the values back (`None` on a count or type mismatch).
     fn from_vals(vals: &[Val]) -> Option<Self>;
 }
@@ -42,6 +58,11 @@ impl<T: WasmTy> WasmList for T {
     }
     fn into_vals(self) -> Vec<Val> {
         vec![self.into_val()]
+    }
+    fn store(self, out: &mut [Val]) {
+        if let Some(slot) = out.first_mut() {
+            *slot = self.into_val();
+        }
     }
     fn from_vals(vals: &[Val]) -> Option<Self> {
         match vals {
@@ -57,6 +78,12 @@ macro_rules! wasm_list {
             fn types() -> Vec<ValType> { vec![$($t::TYPE),*] }
             #[allow(non_snake_case)]
             fn into_vals(self) -> Vec<Val> { let ($($t,)*) = self; vec![$($t.into_val()),*] }
+            #[allow(non_snake_case, unused_mut, unused_variables)]
+            fn store(self, out: &mut [Val]) {
+                let ($($t,)*) = self;
+                let mut slots = out.iter_mut();
+                $(if let Some(slot) = slots.next() { *slot = $t.into_val(); })*
+            }
             #[allow(non_snake_case, unused_mut, unused_variables)]
             fn from_vals(vals: &[Val]) -> Option<Self> {
                 let mut it = vals.iter().copied();
@@ -100,10 +127,8 @@ macro_rules! into_host_fn {
             fn invoke(&self, caller: &mut Caller<'_>, args: &[Val], results: &mut [Val]) -> Result<(), HostError> {
                 let ($($t,)*) = <($($t,)*) as WasmList>::from_vals(args)
                     .ok_or_else(|| HostError::new("arguments do not match the host function's signature"))?;
-                let out = self(caller, $($t),*)?.into_vals();
-                for (slot, v) in results.iter_mut().zip(out) {
-                    *slot = v;
-                }
+                // Straight into the engine's result slots: no allocation per host call.
+                self(caller, $($t),*)?.store(results);
                 Ok(())
             }
         }
@@ -126,8 +151,9 @@ impl HostFunc {
     /// use reactor_api::{Caller, HostError, HostFunc, ValType};
     /// let add = HostFunc::wrap("env", "host_add", |_: &mut Caller<'_>, a: i32, b: i32| Ok::<_, HostError>(a.wrapping_add(b)));
     /// assert_eq!(add.ty().params(), [ValType::I32, ValType::I32]);
-    /// let log = HostFunc::wrap("env", "host_log", |c: &mut Caller<'_>, ptr: i32, len: i32| {
-    ///     println!("guest says {}", c.read_str(ptr as u32, len as u32)?);
+    /// // Guest pointers and lengths as `u32`, the way the guest means them.
+    /// let log = HostFunc::wrap("env", "host_log", |c: &mut Caller<'_>, ptr: u32, len: u32| {
+    ///     println!("guest says {}", c.read_str(ptr, len)?);
     ///     Ok(())
     /// });
     /// assert!(log.ty().results().is_empty());

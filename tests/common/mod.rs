@@ -9,10 +9,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use go_reactor::wasi_min::clock::{Clock, SystemClock};
+use go_reactor::wasi_min::fs::MemFs;
 use go_reactor::wasi_min::sink::SharedBuffer;
 use go_reactor::{Module, ReactorConfig, WasmEngine};
 
-/// Every fixture built by guests/build.sh.
+/// Every fixture built by guests/build.sh, except `random` (its output differs on every run by
+/// design; tests/snapshot.rs uses it).
 pub const FIXTURES: &[&str] = &[
     "hello",
     "timers",
@@ -29,6 +31,9 @@ pub const FIXTURES: &[&str] = &[
     "cpu",
     "pingpong",
     "hostloop",
+    "cryptorand",
+    "stdin-lines",
+    "files",
 ];
 
 pub fn guests_dir() -> PathBuf {
@@ -43,11 +48,17 @@ pub fn wasm_bytes(name: &str) -> Vec<u8> {
 /// What a fixture is expected to do, from guests/programs/<name>/expected/.
 #[derive(Debug, Clone)]
 pub struct Expected {
+    /// `expected/stdout`: the exact bytes. Every fixture has it or, for output too big to
+    /// commit, `stdout.sha256` (then this is `None`); a fixture with neither fails to load.
     pub stdout: Option<Vec<u8>>,
+    /// `expected/stdout.sha256`: the SHA-256 (hex) of the whole stdout.
+    pub stdout_sha256: Option<String>,
     pub exit: ExpectedExit,
     pub stderr_contains: Vec<String>,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
+    /// What the fixture reads on stdin (expected/stdin; none: empty).
+    pub stdin: Option<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,8 +82,17 @@ pub fn expected(name: &str) -> Expected {
         "idle" => ExpectedExit::Idle,
         n => ExpectedExit::Code(n.parse().expect("exit code")),
     };
+    let stdout = std::fs::read(dir.join("stdout")).ok();
+    let stdout_sha256 = std::fs::read_to_string(dir.join("stdout.sha256"))
+        .ok()
+        .map(|s| s.trim().to_string());
+    assert!(
+        stdout.is_some() || stdout_sha256.is_some(),
+        "{name}: expected/stdout (or stdout.sha256) is missing: an output that is not compared is not tested"
+    );
     Expected {
-        stdout: std::fs::read(dir.join("stdout")).ok(),
+        stdout,
+        stdout_sha256,
         exit,
         stderr_contains: lines(dir.join("stderr-contains")),
         args: lines(dir.join("args")),
@@ -80,6 +100,7 @@ pub fn expected(name: &str) -> Expected {
             .into_iter()
             .filter_map(|l| l.split_once('=').map(|(k, v)| (k.into(), v.into())))
             .collect(),
+        stdin: std::fs::read(dir.join("stdin")).ok(),
     }
 }
 
@@ -118,13 +139,16 @@ pub struct Io {
 }
 
 impl Io {
-    /// A configuration for fixture `name`: argv[0] = name, then its expected args and env.
+    /// A configuration for fixture `name`: argv[0] = name, then its expected args, env and stdin,
+    /// and an empty in-memory `/tmp` (Go programs expect `os.TempDir()` to exist).
     pub fn config(&self, name: &str) -> ReactorConfig {
         let exp = expected(name);
         ReactorConfig::new()
+            .memory_fs(MemFs::new(), "/tmp")
             .arg(name)
             .args(&exp.args)
             .envs(exp.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .stdin(std::io::Cursor::new(exp.stdin.unwrap_or_default()))
             .stdout(self.stdout.clone())
             .stderr(self.stderr.clone())
             .clock(self.sleeps.clone())
@@ -157,6 +181,21 @@ impl Clock for RecordingClock {
     fn sleep(&self, d: Duration) {
         self.slept.lock().unwrap().push(d);
         self.inner.sleep(d);
+    }
+}
+
+/// The SHA-256 of `bytes`, in lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Checks `got` against fixture `name`'s expected stdout (bytes, or their SHA-256).
+pub fn check_stdout(name: &str, exp: &Expected, got: &[u8]) {
+    match (&exp.stdout, &exp.stdout_sha256) {
+        (Some(want), _) => assert_eq!(String::from_utf8_lossy(got), String::from_utf8_lossy(want), "{name}: stdout"),
+        (None, Some(sha)) => assert_eq!(&sha256_hex(got), sha, "{name}: SHA-256 of stdout"),
+        (None, None) => unreachable!("expected() refuses a fixture without an expected stdout"),
     }
 }
 

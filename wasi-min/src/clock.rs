@@ -79,3 +79,40 @@ impl Clock for ManualClock {
         self.advance(d);
     }
 }
+
+/// A clock whose monotonic time continues from a given reading: what a guest restored from a
+/// snapshot sees (see `WasiCtx::continue_monotonic_from`). Wall-clock time and sleeping are the
+/// inner clock's.
+pub struct ContinuedClock {
+    inner: Box<dyn Clock>,
+    /// Added to the inner clock's monotonic time (may be negative).
+    offset: i128,
+}
+
+impl ContinuedClock {
+    /// Wraps `inner` so that its monotonic time reads `from_ns` now.
+    pub fn new(inner: Box<dyn Clock>, from_ns: u64) -> Self {
+        let offset = i128::from(from_ns) - i128::from(inner.monotonic_ns());
+        Self { inner, offset }
+    }
+}
+
+impl std::fmt::Debug for ContinuedClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ContinuedClock")
+            .field("offset", &self.offset)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Clock for ContinuedClock {
+    fn realtime_ns(&self) -> u64 {
+        self.inner.realtime_ns()
+    }
+    fn monotonic_ns(&self) -> u64 {
+        (i128::from(self.inner.monotonic_ns()) + self.offset).clamp(0, i128::from(u64::MAX)) as u64
+    }
+    fn sleep(&self, d: Duration) {
+        self.inner.sleep(d);
+    }
+}

@@ -3,24 +3,31 @@
 use std::io::{Read, Write};
 
 use crate::clock::Clock;
+use crate::fd::{FdFacts, FdFactsError, FdTable};
+use crate::fs::Preopen;
 use crate::random::RandomSource;
 use crate::sink::{self, Sink, StderrTap};
+use crate::stdin::{InputReadiness, StdinPipe};
 
-/// Per-instance WASI state: arguments, environment, stdio, clocks, randomness.
+/// Per-instance WASI state: arguments, environment, stdio, preopened directories, clocks,
+/// randomness.
 ///
-/// There is no filesystem and no network: the guest sees stdin (fd 0), stdout (fd 1) and
-/// stderr (fd 2) and nothing else, so it cannot reach host files or sockets.
+/// The guest sees stdin (fd 0), stdout (fd 1), stderr (fd 2), the directories the embedder
+/// preopened ([`WasiCtxBuilder::preopen`], fds 3, 4, …) and what it opens beneath them; nothing
+/// else of the host (no other files, no sockets).
 pub struct WasiCtx {
     pub(crate) args: Vec<Vec<u8>>,
     pub(crate) env: Vec<Vec<u8>>,
-    pub(crate) stdin: Option<Box<dyn Read + Send>>,
+    pub(crate) stdin: Option<StdinPipe>,
+    /// The guest's last look at stdin found nothing ready (see [`WasiCtx::waiting_for_stdin`]).
+    pub(crate) stdin_waiting: bool,
+    pub(crate) fds: FdTable,
     pub(crate) stdout: Sink,
     pub(crate) stderr: Sink,
     pub(crate) clock: Box<dyn Clock>,
     /// The embedder chose the clock (so [`WasiCtx::set_default_clock`] leaves it alone).
     pub(crate) clock_given: bool,
     pub(crate) random: Box<dyn RandomSource>,
-    pub(crate) closed: [bool; 3],
     pub(crate) tap: StderrTap,
     pub(crate) exit_code: Option<i32>,
     pub(crate) scratch: Vec<u8>,
@@ -66,6 +73,38 @@ impl WasiCtx {
         self.clock_given = true;
         true
     }
+    /// Makes the guest's monotonic clock continue from `ns`: from now on it reads `ns` plus the
+    /// time elapsed on the underlying clock, so a restored guest never sees time go back and
+    /// its pending timers keep their remaining delay. Wall-clock time is unchanged.
+    pub fn continue_monotonic_from(&mut self, ns: u64) {
+        let inner = std::mem::replace(&mut self.clock, Box::new(crate::clock::ManualClock::new(0)));
+        self.clock = Box::new(crate::clock::ContinuedClock::new(inner, ns));
+    }
+    /// What a snapshot carries of the descriptor table: stdio state and open preopens.
+    ///
+    /// # Errors
+    /// [`FdFactsError`] when the guest has files of its own open, or moved a stdio stream.
+    pub fn fd_facts(&self) -> Result<FdFacts, FdFactsError> {
+        self.fds.facts()
+    }
+    /// Restores a snapshot's descriptor facts into this (fresh) context.
+    ///
+    /// # Errors
+    /// [`FdFactsError::Preopen`] when a preopen of the snapshot is not at the same fd with the
+    /// same guest path here.
+    pub fn apply_fd_facts(&mut self, facts: &FdFacts) -> Result<(), FdFactsError> {
+        self.fds.apply(facts)
+    }
+    /// Readiness of the guest's stdin, for run loops that wait for input while the guest is
+    /// parked on it; `None` if the embedder gave no stdin (reads are end of file at once).
+    pub fn stdin_readiness(&self) -> Option<InputReadiness> {
+        self.stdin.as_ref().map(StdinPipe::readiness)
+    }
+    /// Whether the guest is waiting for stdin: its last `fd_read(0)` got `EAGAIN`, or its last
+    /// `poll_oneoff` watched fd 0 and found it unready, and no input has arrived since.
+    pub fn waiting_for_stdin(&self) -> bool {
+        self.stdin_waiting && self.stdin.as_ref().is_some_and(|s| !s.readiness().is_ready())
+    }
     /// Flushes stdout and stderr (called when a guest exits or traps, so no output is lost).
     pub fn flush(&mut self) {
         let _ = self.stdout.flush();
@@ -79,6 +118,7 @@ pub struct WasiCtxBuilder {
     args: Vec<Vec<u8>>,
     env: Vec<Vec<u8>>,
     stdin: Option<Box<dyn Read + Send>>,
+    preopens: Vec<Preopen>,
     stdout: Option<Sink>,
     stderr: Option<Sink>,
     clock: Option<Box<dyn Clock>>,
@@ -123,7 +163,15 @@ impl WasiCtxBuilder {
         self.stderr = Some(Box::new(sink));
         self
     }
+    /// Grants the guest a directory: preopens take fds 3, 4, … in the order given.
+    pub fn preopen(mut self, preopen: Preopen) -> Self {
+        self.preopens.push(preopen);
+        self
+    }
     /// What the guest reads from stdin (default: empty, reads return end of file).
+    ///
+    /// Off wasm32-unknown-unknown the source is read on a background thread (started at the
+    /// guest's first use of stdin), so a source that blocks never blocks the guest's thread.
     pub fn stdin(mut self, source: impl Read + Send + 'static) -> Self {
         self.stdin = Some(Box::new(source));
         self
@@ -147,13 +195,14 @@ impl WasiCtxBuilder {
         WasiCtx {
             args: self.args,
             env: self.env,
-            stdin: self.stdin,
+            stdin: self.stdin.map(StdinPipe::new),
+            stdin_waiting: false,
+            fds: FdTable::new(self.preopens),
             stdout: self.stdout.unwrap_or_else(sink::inherit_stdout),
             stderr: self.stderr.unwrap_or_else(sink::inherit_stderr),
             clock_given: self.clock.is_some(),
             clock: self.clock.unwrap_or_else(default_clock),
             random: self.random.unwrap_or_else(default_random),
-            closed: [false; 3],
             tap: StderrTap::default(),
             exit_code: None,
             scratch: Vec::new(),

@@ -4,11 +4,15 @@
 //! a backend only forwards `wasi_snapshot_preview1` imports to [`preview1::FUNCTIONS`] with a
 //! view of the guest's memory and the instance's [`WasiCtx`].
 //!
-//! What the guest gets: arguments, environment, stdin/stdout/stderr ([`sink`]), realtime and
-//! monotonic clocks ([`clock`]), randomness ([`random`]), `poll_oneoff` clock subscriptions that
-//! really wait, and `proc_exit` reported as [`Exit`]. Everything else (files, sockets) answers
-//! with the errno a WASI host without preopened directories gives. Every guest pointer and length
-//! is bounds-checked; a bad one yields `EFAULT`, never a host panic.
+//! What the guest gets: arguments, environment, stdout/stderr ([`sink`]), a stdin that never
+//! blocks the host thread ([`stdin`]: read ahead on a background thread, `EAGAIN` for a
+//! non-blocking descriptor, real readiness in `poll_oneoff`), realtime and monotonic clocks
+//! ([`clock`]), randomness ([`random`]), `poll_oneoff` clock subscriptions that really wait,
+//! `proc_exit` reported as [`Exit`], and a file system ([`fs`]): the directories the embedder
+//! preopens, host directories through cap-std or an in-memory [`fs::MemFs`], with every preview1
+//! file-system function and no way for a path to lead out of a preopen. Sockets answer with the
+//! errno a WASI host without them gives. Every guest pointer and length is bounds-checked before
+//! any effect; a bad one yields `EFAULT`, never a host panic.
 //!
 //! ```
 //! use wasi_min::{preview1, sink::SharedBuffer, Errno, WasiCtx};
@@ -30,13 +34,17 @@
 pub mod clock;
 mod ctx;
 pub mod errno;
+mod fd;
+pub mod fs;
 pub mod memory;
 pub mod preview1;
 pub mod random;
 pub mod sink;
+pub mod stdin;
 
 pub use ctx::{WasiCtx, WasiCtxBuilder};
 pub use errno::Errno;
+pub use fd::{FdFacts, FdFactsError};
 pub use memory::{GuestMemory, MemoryError};
 pub use preview1::{Exit, WasiFunction, WasiType};
 

@@ -1,27 +1,45 @@
-//! Randomness for `random_get`: an injectable [`RandomSource`].
+//! Randomness for `random_get`: an injectable [`RandomSource`] that fails closed.
+//!
+//! A guest uses `random_get` for keys and nonces (Go's `crypto/rand`), so a source that cannot
+//! produce unpredictable bytes must say so: `random_get` then returns `EIO` and the guest sees an
+//! error. Nothing here ever substitutes predictable bytes for missing entropy.
+
+/// Why a [`RandomSource`] could not fill a buffer. `random_get` reports it to the guest as
+/// [`Errno::Io`](crate::Errno::Io), and logs it (`tracing` error).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("random source failed: {reason}")]
+pub struct RandomError {
+    /// What the source reported (e.g. the operating system's error).
+    pub reason: String,
+}
+
+impl RandomError {
+    /// An error with the source's explanation.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self { reason: reason.into() }
+    }
+}
 
 /// Fills guest buffers for `random_get`.
 pub trait RandomSource: Send {
     /// Fills `buf` entirely with random bytes.
-    fn fill(&mut self, buf: &mut [u8]);
+    ///
+    /// # Errors
+    /// [`RandomError`] when the source cannot produce them; `buf`'s contents are then
+    /// unspecified and are never shown to the guest.
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError>;
 }
 
-/// The operating system's CSPRNG (through `getrandom`).
+/// The operating system's CSPRNG (through `getrandom`). When it fails there is no fallback:
+/// `random_get` returns `EIO`.
 #[cfg(feature = "os-random")]
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OsRandom;
 
 #[cfg(feature = "os-random")]
 impl RandomSource for OsRandom {
-    fn fill(&mut self, buf: &mut [u8]) {
-        if let Err(e) = getrandom::fill(buf) {
-            // No entropy source is a broken host, not a guest fault; degrade loudly, not silently.
-            tracing::error!("getrandom failed: {e}; using a time-seeded generator");
-            let seed = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0x5eed, |d| d.as_nanos() as u64);
-            SeededRandom::new(seed).fill(buf);
-        }
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
+        getrandom::fill(buf).map_err(|e| RandomError::new(format!("getrandom: {e}")))
     }
 }
 
@@ -46,10 +64,22 @@ impl SeededRandom {
 }
 
 impl RandomSource for SeededRandom {
-    fn fill(&mut self, buf: &mut [u8]) {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), RandomError> {
         for chunk in buf.chunks_mut(8) {
             let v = self.next_u64().to_le_bytes();
             chunk.copy_from_slice(&v[..chunk.len()]);
         }
+        Ok(())
+    }
+}
+
+/// A source that always fails: for testing that a guest sees `random_get` fail (and for hosts
+/// that must deny randomness outright).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoRandom;
+
+impl RandomSource for NoRandom {
+    fn fill(&mut self, _buf: &mut [u8]) -> Result<(), RandomError> {
+        Err(RandomError::new("no random source (NoRandom)"))
     }
 }

@@ -129,6 +129,26 @@ fn random_get_fills_real_memory() {
     assert_eq!(call(&mut c, &mut mem, "random_get", &[199_999, 2]), Ok(Errno::Fault));
 }
 
+/// Fail closed: a source that cannot produce random bytes makes `random_get` return EIO and
+/// leaves the guest's buffer untouched, never filled with a predictable substitute.
+#[test]
+fn random_get_fails_closed() {
+    let mut c = WasiCtx::builder().random(crate::random::NoRandom).build();
+    let mut mem = vec![0u8; 1024];
+    assert_eq!(call(&mut c, &mut mem, "random_get", &[100, 64]), Ok(Errno::Io));
+    assert!(mem.iter().all(|&b| b == 0));
+    // A zero-length request asks the source for nothing, so it succeeds.
+    assert_eq!(call(&mut c, &mut mem, "random_get", &[100, 0]), Ok(Errno::Success));
+    // Bounds are checked before the source is asked: a bad pointer is still EFAULT.
+    assert_eq!(call(&mut c, &mut mem, "random_get", &[1020, 8]), Ok(Errno::Fault));
+}
+
+#[test]
+fn no_random_reports_its_error() {
+    use crate::random::{NoRandom, RandomError, RandomSource};
+    assert_eq!(NoRandom.fill(&mut [0; 4]), Err(RandomError::new("no random source (NoRandom)")));
+}
+
 #[test]
 fn clocks_and_stubs() {
     let (mut c, ..) = ctx();
@@ -216,4 +236,151 @@ fn stderr_panic_line_is_tapped() {
     assert_eq!(c.stderr_tap().panic_line(), Some("panic: boom"));
 }
 
+/// A stdin source fed by the test through a channel: reads block until something is sent.
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+struct Chan(std::sync::mpsc::Receiver<Vec<u8>>);
+
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+impl std::io::Read for Chan {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self.0.recv() {
+            Ok(v) => {
+                let n = v.len().min(buf.len());
+                buf[..n].copy_from_slice(&v[..n]);
+                Ok(n)
+            }
+            Err(_) => Ok(0),
+        }
+    }
+}
+
+/// An fd_read subscription on `fd` at `at`.
+fn read_sub(mem: &mut Vec<u8>, at: u64, userdata: u64, fd: u32) {
+    mem.write_u64(at, userdata).unwrap();
+    mem[at as usize + 8] = 1;
+    mem.write_u32(at + 16, fd).unwrap();
+}
+
+#[test]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+fn nonblocking_stdin_is_eagain_then_data() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let clock = ManualClock::new(1_000);
+    let mut c = WasiCtx::builder().stdin(Chan(rx)).clock(clock.clone()).build();
+    let mut mem = vec![0u8; 512];
+    iovec(&mut mem, 0, 64, 16);
+    // Go sets NONBLOCK on stdin first (reading the flags, then setting them).
+    assert_eq!(call(&mut c, &mut mem, "fd_fdstat_get", &[0, 200]), Ok(Errno::Success));
+    assert_eq!(call(&mut c, &mut mem, "fd_fdstat_set_flags", &[0, 4]), Ok(Errno::Success));
+    assert_eq!(call(&mut c, &mut mem, "fd_fdstat_get", &[0, 200]), Ok(Errno::Success));
+    assert_eq!(mem.read_u16(202), Ok(4));
+    assert!(!c.waiting_for_stdin());
+    assert_eq!(call(&mut c, &mut mem, "fd_read", &[0, 0, 1, 16]), Ok(Errno::Again));
+    assert!(c.waiting_for_stdin());
+    let ready = c.stdin_readiness().expect("a stdin source");
+    assert!(!ready.is_ready());
+    // poll_oneoff: stdin unready, a 5 ms timer: the timer fires, stdin is not reported.
+    read_sub(&mut mem, 256, 7, 0);
+    clock_sub(&mut mem, 304, 8, 1, 5_000_000, false);
+    assert_eq!(call(&mut c, &mut mem, "poll_oneoff", &[256, 400, 2, 16]), Ok(Errno::Success));
+    assert_eq!(mem.read_u32(16), Ok(1));
+    assert_eq!(mem.read_u64(400), Ok(8));
+    assert!(c.waiting_for_stdin());
+    // Input arrives: the readiness handle sees it, then fd_read gets it.
+    tx.send(b"line\n".to_vec()).unwrap();
+    assert!(ready.wait_timeout(Duration::from_secs(3600)));
+    assert!(!c.waiting_for_stdin(), "data arrived since");
+    let before = clock.monotonic_ns();
+    clock_sub(&mut mem, 304, 8, 1, 3_600_000_000_000, false);
+    assert_eq!(call(&mut c, &mut mem, "poll_oneoff", &[256, 400, 2, 16]), Ok(Errno::Success));
+    assert_eq!(mem.read_u32(16), Ok(1));
+    assert_eq!(mem.read_u64(400), Ok(7), "the stdin subscription");
+    assert_eq!(mem[410], 1, "fd_read event");
+    assert_eq!(mem.read_u64(416), Ok(5), "bytes ready");
+    assert_eq!(clock.monotonic_ns(), before, "a ready fd means no sleep");
+    assert_eq!(call(&mut c, &mut mem, "fd_read", &[0, 0, 1, 16]), Ok(Errno::Success));
+    assert_eq!(mem.read_u32(16), Ok(5));
+    assert_eq!(&mem[64..69], b"line\n");
+    // A poll that waits for stdin alone wakes when input comes from another thread.
+    let sender = std::thread::spawn(move || {
+        tx.send(b"late".to_vec()).unwrap();
+        drop(tx);
+    });
+    assert_eq!(call(&mut c, &mut mem, "poll_oneoff", &[256, 400, 1, 16]), Ok(Errno::Success));
+    assert_eq!(mem.read_u64(400), Ok(7));
+    sender.join().unwrap();
+    assert_eq!(call(&mut c, &mut mem, "fd_read", &[0, 0, 1, 16]), Ok(Errno::Success));
+    assert_eq!(&mem[64..68], b"late");
+    // End of input (once the reader thread has seen it): reads return 0, and stdin counts as
+    // ready.
+    assert!(ready.wait_timeout(Duration::from_secs(3600)));
+    assert_eq!(call(&mut c, &mut mem, "fd_read", &[0, 0, 1, 16]), Ok(Errno::Success));
+    assert_eq!(mem.read_u32(16), Ok(0));
+    assert!(ready.is_ready());
+}
+
+#[test]
+#[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
+fn blocking_stdin_waits_for_input() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut c = WasiCtx::builder().stdin(Chan(rx)).build();
+    let mut mem = vec![0u8; 128];
+    iovec(&mut mem, 0, 64, 16);
+    let sender = std::thread::spawn(move || tx.send(b"abc".to_vec()).unwrap());
+    // Without NONBLOCK the read waits (on the reader thread's buffer, not the source).
+    assert_eq!(call(&mut c, &mut mem, "fd_read", &[0, 0, 1, 16]), Ok(Errno::Success));
+    assert_eq!(mem.read_u32(16), Ok(3));
+    sender.join().unwrap();
+    // No stdin source: nothing to wait for.
+    let c = WasiCtx::builder().build();
+    assert!(c.stdin_readiness().is_none());
+    assert!(!c.waiting_for_stdin());
+}
+
 use crate::clock::Clock as _;
+
+#[test]
+fn continued_clock_starts_at_the_saved_reading_and_keeps_wall_time() {
+    let (mut ctx, _, _, clock) = ctx();
+    ctx.continue_monotonic_from(5_000_000);
+    assert_eq!(ctx.clock().monotonic_ns(), 5_000_000);
+    assert_eq!(ctx.clock().realtime_ns(), 1_000, "wall-clock time is the host's");
+    clock.advance(std::time::Duration::from_nanos(250));
+    assert_eq!(ctx.clock().monotonic_ns(), 5_000_250);
+    // Continuing from an earlier reading than the host's clock moves it back, never below 0.
+    ctx.continue_monotonic_from(10);
+    assert_eq!(ctx.clock().monotonic_ns(), 10);
+}
+
+#[test]
+fn fd_facts_carry_stdio_and_preopens_only() {
+    use crate::fs::{MemFs, Preopen};
+    use crate::{FdFacts, FdFactsError};
+    let build = |guest: &str| {
+        WasiCtx::builder()
+            .stdout(SharedBuffer::new())
+            .preopen(Preopen::memory(MemFs::new(), guest))
+            .build()
+    };
+    let mut ctx = build("/data");
+    let facts = ctx.fd_facts().expect("stdio and a preopen");
+    assert_eq!(
+        facts,
+        FdFacts {
+            stdio: [Some(0); 3],
+            preopens: vec![(3, "/data".into())]
+        }
+    );
+    let mut closed = facts.clone();
+    closed.stdio = [Some(4), None, Some(0)];
+    closed.preopens.clear();
+    ctx.apply_fd_facts(&closed).expect("same preopens");
+    assert_eq!(ctx.fd_facts(), Ok(closed), "stdout and the preopen closed, stdin flagged NONBLOCK");
+    assert_eq!(
+        build("/other").apply_fd_facts(&facts),
+        Err(FdFactsError::Preopen {
+            fd: 3,
+            guest: "/data".into()
+        })
+    );
+}

@@ -77,6 +77,17 @@ fn hostile_calls_keep_every_invariant() {
         ("random_get", Errno::Success),
         ("clock_time_get", Errno::Success),
         ("fd_close", Errno::Success),
+        ("path_open", Errno::Success),
+        ("path_open", Errno::NotCapable),
+        ("path_open", Errno::NoEnt),
+        ("fd_readdir", Errno::Success),
+        ("fd_prestat_dir_name", Errno::Success),
+        ("path_create_directory", Errno::Success),
+        ("path_create_directory", Errno::Rofs),
+        ("path_filestat_get", Errno::Success),
+        ("path_unlink_file", Errno::Success),
+        ("path_symlink", Errno::Success),
+        ("fd_renumber", Errno::Success),
     ] {
         assert!(count(name, errno) > 0, "no {name} -> {errno:?} in {seen:?}");
     }

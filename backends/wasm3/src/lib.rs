@@ -77,7 +77,7 @@
 //! [`Wasm3Engine`] and [`Wasm3Module`] are `Send + Sync` (they hold only configuration and the
 //! validated bytes); each instance owns its own Wasm3 environment and runtime, which are **not**
 //! `Send`: a [`Wasm3Instance`] (and a reactor built on it) stays on the thread that created it.
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
@@ -85,8 +85,8 @@ use std::sync::Arc;
 
 use corosensei::stack::DefaultStack;
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
-    ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState,
+    HostTrap, ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasm3x::{Caller, Func, Instance, Linker, Memory, Store, TypedFunc};
@@ -169,6 +169,17 @@ impl Wasm3Module {
 struct StoreData {
     /// `None` only while a host function runs (lent to it, see [`Lent`]).
     host: Option<Box<HostState>>,
+}
+
+/// The version of the Wasm3 C library that `wasm3x` bundles (`EngineInfo::version`).
+pub const WASM3_VERSION: &str = "0.9";
+
+impl std::fmt::Debug for Wasm3Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Wasm3Instance")
+            .field("exports_cached", &self.funcs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A live wasm3 instance of a Go reactor. Not `Send`.
@@ -325,103 +336,11 @@ const MERGE_GAP: u64 = 4096;
 /// the gap filled with zeros: linear memory starts zeroed, so the initialised memory is
 /// byte-for-byte the same (Go's data: a few hundred segments remain).
 ///
-/// Returns `None` (use the module as it is) unless every segment is active in memory 0 at an
-/// `i32.const` offset, no two segments overlap (then the order they are written in does not
-/// matter), and the module has no data count section (which `memory.init`/`data.drop` need, as
-/// they name segments by index).
+/// Returns `None` (use the module as it is) when nothing merges or the segments cannot be
+/// merged safely (see [`reactor_rewrite::merge_data_segments`], which does the work).
 fn merge_data_segments(wasm: &[u8]) -> Option<Vec<u8>> {
-    use wasmparser::{BinaryReader, DataKind, DataSectionReader, Operator};
-    fn leb(mut v: u64, out: &mut Vec<u8>) {
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            if v == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
-    // Find the data section: (start of its header, range of its contents).
-    let mut reader = BinaryReader::new(wasm, 0);
-    reader.read_bytes(8).ok()?;
-    let mut data = None;
-    while !reader.eof() {
-        let header = reader.original_position();
-        let id = reader.read_u8().ok()?;
-        let size = reader.read_var_u32().ok()? as usize;
-        let start = reader.original_position();
-        reader.read_bytes(size).ok()?;
-        match id {
-            12 => return None,
-            11 => data = Some((header, start..start + size)),
-            _ => {}
-        }
-    }
-    let (header, body) = data?;
-    let mut original: Vec<(u64, &[u8])> = Vec::new();
-    for d in DataSectionReader::new(BinaryReader::new(wasm.get(body.clone())?, body.start)).ok()? {
-        let d = d.ok()?;
-        let DataKind::Active {
-            memory_index: 0,
-            offset_expr,
-        } = d.kind
-        else {
-            return None;
-        };
-        let mut ops = offset_expr.get_operators_reader();
-        let (Ok(Operator::I32Const { value }), Ok(Operator::End)) = (ops.read(), ops.read()) else {
-            return None;
-        };
-        original.push((u64::from(value as u32), d.data));
-    }
-    // Segments that do not overlap write independent bytes, so their order does not matter
-    // (Go emits two ascending runs); overlapping ones would, and are left alone.
-    original.sort_by_key(|&(offset, _)| offset);
-    let mut segments: Vec<(u64, Vec<u8>)> = Vec::new();
-    for &(offset, data) in &original {
-        if let Some((at, bytes)) = segments.last_mut() {
-            let end = *at + bytes.len() as u64;
-            if offset < end {
-                return None;
-            }
-            if offset - end <= MERGE_GAP {
-                bytes.resize((offset - *at) as usize, 0);
-                bytes.extend_from_slice(data);
-                continue;
-            }
-        }
-        segments.push((offset, data.to_vec()));
-    }
-    if segments.len() == original.len() {
-        return None;
-    }
-    let mut contents = Vec::new();
-    leb(segments.len() as u64, &mut contents);
-    for (offset, bytes) in &segments {
-        // flags 0 (active, memory 0), offset `i32.const offset; end`, then the bytes.
-        contents.extend_from_slice(&[0x00, 0x41]);
-        let mut v = i64::from(*offset as u32 as i32);
-        loop {
-            let byte = (v & 0x7f) as u8;
-            v >>= 7;
-            let done = (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0);
-            contents.push(if done { byte } else { byte | 0x80 });
-            if done {
-                break;
-            }
-        }
-        contents.push(0x0b);
-        leb(bytes.len() as u64, &mut contents);
-        contents.extend_from_slice(bytes);
-    }
-    let mut out = Vec::with_capacity(wasm.len() + contents.len());
-    out.extend_from_slice(&wasm[..header]);
-    out.push(11);
-    leb(contents.len() as u64, &mut out);
-    out.extend_from_slice(&contents);
-    out.extend_from_slice(&wasm[body.end..]);
-    Some(out)
+    // The module was validated before this runs, so an error here is only "not mergeable".
+    reactor_rewrite::merge_data_segments(wasm, MERGE_GAP).ok().flatten()
 }
 
 /// What Wasm3 v0.9 executes: Wasm 2.0 without SIMD, plus tail calls.
@@ -599,19 +518,27 @@ impl WasmEngine for Wasm3Engine {
     type Module = Wasm3Module;
     type Instance = Wasm3Instance;
 
-    fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "0.9",
-            kind: ExecutionKind::Interpreter,
-            capabilities: Capabilities {
-                memory_limit: false,
-                fuel: false,
-                deadline: false,
-                serialize: false,
-                send: false,
-            },
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        let bytes = options.wasm_stack().unwrap_or(DEFAULT_STACK_SIZE);
+        // Wasm3 takes the size as a u32: refuse what it would truncate.
+        if u32::try_from(bytes).is_err() {
+            return Err(Error::Unsupported {
+                engine: NAME,
+                feature: "a wasm stack of 4 GiB or more",
+            });
         }
+        Ok(Self::with_stack_size(bytes))
+    }
+
+    fn info(&self) -> EngineInfo {
+        // The Wasm3 C library's version, which the `wasm3x` crate bundles and does not export
+        // as a constant (Wasm3 cannot serialize, so no cache key uses it).
+        EngineInfo::new(
+            NAME,
+            WASM3_VERSION,
+            ExecutionKind::Interpreter,
+            Capabilities::none().with_wasm_stack(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

@@ -178,18 +178,9 @@ fn limits_are_refused() {
     let engine = Wasm3Engine::new();
     let module = Module::new(&engine, &guest("hello")).unwrap();
     let limits = [
-        Limits {
-            max_memory_bytes: Some(64 << 20),
-            ..Limits::default()
-        },
-        Limits {
-            fuel_per_tick: Some(1_000_000),
-            ..Limits::default()
-        },
-        Limits {
-            tick_deadline: Some(std::time::Duration::from_millis(10)),
-            ..Limits::default()
-        },
+        Limits::new().with_max_memory_bytes(64 << 20),
+        Limits::new().with_fuel_per_tick(1_000_000),
+        Limits::new().with_tick_deadline(std::time::Duration::from_millis(10)),
     ];
     for limits in limits {
         let err = module.instantiate(ReactorConfig::new().limits(limits)).map(|_| ()).unwrap_err();

@@ -27,15 +27,15 @@
 //! reactor.run()?;
 //! # Ok::<(), reactor_api::Error>(())
 //! ```
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 use std::collections::HashMap;
 use std::ptr::NonNull;
 use std::sync::Arc;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
-    ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState,
+    HostTrap, ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasmer::sys::vm::{
@@ -59,6 +59,10 @@ const FUEL_EXHAUSTED: &str = "wasmer_metering_points_exhausted";
 pub struct WasmerEngine {
     engine: wasmer::Engine,
     metering: bool,
+    /// Size of the stack each call into the guest runs on (`None`: wasmer's process-wide
+    /// default, 1 MiB). Wasmer switches to a stack of its own for every call, so any size is
+    /// safe on any thread.
+    wasm_stack: Option<usize>,
 }
 
 impl Default for WasmerEngine {
@@ -66,6 +70,7 @@ impl Default for WasmerEngine {
         Self {
             engine: Cranelift::new().into(),
             metering: false,
+            wasm_stack: None,
         }
     }
 }
@@ -74,6 +79,7 @@ impl std::fmt::Debug for WasmerEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WasmerEngine")
             .field("metering", &self.metering)
+            .field("wasm_stack", &self.wasm_stack)
             .finish_non_exhaustive()
     }
 }
@@ -103,12 +109,17 @@ impl WasmerEngine {
         Self {
             engine: wasmer::sys::Singlepass::new().into(),
             metering: false,
+            wasm_stack: None,
         }
     }
 
     /// An engine from a wasmer engine the caller configured (without metering).
     pub fn from_engine(engine: wasmer::Engine) -> Self {
-        Self { engine, metering: false }
+        Self {
+            engine,
+            metering: false,
+            wasm_stack: None,
+        }
     }
 
     /// Whether modules compiled by this engine are metered (support fuel limits).
@@ -179,6 +190,15 @@ pub struct WasmerInstance {
     fuel: Option<Fuel>,
 }
 
+impl std::fmt::Debug for WasmerInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmerInstance")
+            .field("metered", &self.fuel.is_some())
+            .field("exports_cached", &self.funcs.len())
+            .finish_non_exhaustive()
+    }
+}
+
 /// Guest memory as [`HostFunc::call`] sees it: wasmer's bounds-checked view.
 struct View<'a>(MemoryView<'a>);
 
@@ -202,28 +222,38 @@ impl GuestMemory for View<'_> {
     }
 }
 
-/// Tunables that cap the maximum size of every memory an instance creates.
-struct MemoryCap {
+/// Per-instance tunables: an optional cap on the maximum size of every memory an instance
+/// creates, and the wasm stack size its calls run with.
+struct InstanceTunables {
     base: BaseTunables,
-    max_pages: Pages,
+    max_pages: Option<Pages>,
+    vmconfig: VMConfig,
 }
 
-impl MemoryCap {
-    fn new(max_bytes: u64) -> Self {
-        let pages = (max_bytes / u64::from(wasmer::WASM_PAGE_SIZE as u32)).min(u64::from(wasmer::WASM_MAX_PAGES));
+impl InstanceTunables {
+    fn new(max_bytes: Option<u64>, wasm_stack: Option<usize>) -> Self {
+        let max_pages = max_bytes.map(|max_bytes| {
+            let pages = (max_bytes / u64::from(wasmer::WASM_PAGE_SIZE as u32)).min(u64::from(wasmer::WASM_MAX_PAGES));
+            Pages(u32::try_from(pages).unwrap_or(wasmer::WASM_MAX_PAGES))
+        });
         Self {
             base: BaseTunables::new(),
-            max_pages: Pages(u32::try_from(pages).unwrap_or(wasmer::WASM_MAX_PAGES)),
+            max_pages,
+            vmconfig: VMConfig {
+                wasm_stack_size: wasm_stack,
+            },
         }
     }
     fn cap(&self, ty: &MemoryType) -> MemoryType {
         let mut ty = *ty;
-        ty.maximum = Some(ty.maximum.map_or(self.max_pages, |m| m.min(self.max_pages)));
+        if let Some(max_pages) = self.max_pages {
+            ty.maximum = Some(ty.maximum.map_or(max_pages, |m| m.min(max_pages)));
+        }
         ty
     }
 }
 
-impl Tunables for MemoryCap {
+impl Tunables for InstanceTunables {
     fn memory_style(&self, memory: &MemoryType) -> MemoryStyle {
         // Must match the style the code was compiled for (the engine's default tunables).
         self.base.memory_style(memory)
@@ -256,7 +286,7 @@ impl Tunables for MemoryCap {
         unsafe { self.base.create_vm_table(ty, style, vm_definition_location) }
     }
     fn vmconfig(&self) -> &VMConfig {
-        self.base.vmconfig()
+        &self.vmconfig
     }
 }
 
@@ -375,19 +405,26 @@ impl WasmEngine for WasmerEngine {
     type Module = WasmerModule;
     type Instance = WasmerInstance;
 
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        Ok(Self {
+            wasm_stack: options.wasm_stack(),
+            ..Self::default()
+        })
+    }
+
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "7.4",
-            kind: ExecutionKind::Compiler,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: self.metering,
-                deadline: false,
-                serialize: true,
-                send: false,
-            },
-        }
+        // wasmer pins its `wasmer-types` to its own exact version, so this is wasmer's version
+        // as Cargo resolved it (and part of the compiled-code cache key).
+        EngineInfo::new(
+            NAME,
+            wasmer_types::VERSION,
+            ExecutionKind::Compiler,
+            Capabilities::none()
+                .with_memory_limit(true)
+                .with_fuel(self.metering)
+                .with_serialize(true)
+                .with_wasm_stack(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
@@ -434,10 +471,11 @@ impl WasmEngine for WasmerEngine {
         limits: &Limits,
     ) -> Result<Self::Instance, Error> {
         limits.check_supported(&self.info())?;
-        // A clone shares the compiled code; only this instance's store sees the memory cap.
+        // A clone shares the compiled code; only this instance's store sees the memory cap and
+        // the stack size.
         let mut engine = module.engine.clone();
-        if let Some(max) = limits.max_memory_bytes {
-            engine.set_tunables(MemoryCap::new(max));
+        if limits.max_memory_bytes.is_some() || self.wasm_stack.is_some() {
+            engine.set_tunables(InstanceTunables::new(limits.max_memory_bytes, self.wasm_stack));
         }
         let mut store = Store::new(engine);
         let env = FunctionEnv::new(&mut store, Env { host: state, memory: None });
@@ -493,8 +531,9 @@ impl WasmEngine for WasmerEngine {
     }
 
     fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
-        module.module.serialize().map(|b| b.to_vec()).map_err(|e| Error::Compile {
+        module.module.serialize().map(|b| b.to_vec()).map_err(|e| Error::Serialize {
             engine: NAME,
+            operation: "serialize",
             message: e.to_string(),
         })
     }
@@ -502,8 +541,9 @@ impl WasmEngine for WasmerEngine {
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Self::Module, Error> {
         // Metered code was compiled with metering in it; loading it needs no compiler.
         // SAFETY: forwarded to the caller, who promises the bytes came from `serialize`.
-        let module = unsafe { wasmer::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Compile {
+        let module = unsafe { wasmer::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Serialize {
             engine: NAME,
+            operation: "deserialize",
             message: e.to_string(),
         })?;
         Ok(WasmerModule {

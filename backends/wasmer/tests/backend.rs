@@ -127,31 +127,16 @@ fn memory_cap_is_per_instance_on(engine: &WasmerEngine) {
         i.call("grow", &[Val::I32(pages)], &mut out).unwrap();
         out[0]
     };
-    let mut capped = instantiate(
-        engine,
-        &module,
-        Limits {
-            max_memory_bytes: Some(4 << 16),
-            ..Limits::default()
-        },
-    )
-    .unwrap();
+    let mut capped = instantiate(engine, &module, Limits::new().with_max_memory_bytes(4 << 16)).unwrap();
     let mut free = instantiate(engine, &module, Limits::default()).unwrap();
     assert_eq!(grow(&mut capped, 3), Val::I32(1));
     assert_eq!(grow(&mut capped, 1), Val::I32(-1), "beyond the cap memory.grow fails");
     assert_eq!(capped.memory_size(), 4 << 16);
     assert_eq!(grow(&mut free, 10), Val::I32(1), "the cap of one instance does not affect another");
     // A cap below the module's initial memory cannot be met.
-    let err = instantiate(
-        engine,
-        &module,
-        Limits {
-            max_memory_bytes: Some(1000),
-            ..Limits::default()
-        },
-    )
-    .map(|_| ())
-    .unwrap_err();
+    let err = instantiate(engine, &module, Limits::new().with_max_memory_bytes(1000))
+        .map(|_| ())
+        .unwrap_err();
     assert!(matches!(err, Error::Instantiate { .. }), "{err}");
 }
 
@@ -159,18 +144,12 @@ fn memory_cap_is_per_instance_on(engine: &WasmerEngine) {
 fn unsupported_limits_are_refused() {
     let engine = WasmerEngine::new();
     let module = compile(&engine);
-    let fuel = Limits {
-        fuel_per_tick: Some(1000),
-        ..Limits::default()
-    };
+    let fuel = Limits::new().with_fuel_per_tick(1000);
     assert!(matches!(
         instantiate(&engine, &module, fuel),
         Err(Error::Unsupported { engine: "wasmer", .. })
     ));
-    let deadline = Limits {
-        tick_deadline: Some(std::time::Duration::from_millis(10)),
-        ..Limits::default()
-    };
+    let deadline = Limits::new().with_tick_deadline(std::time::Duration::from_millis(10));
     assert!(matches!(
         instantiate(&engine, &module, deadline),
         Err(Error::Unsupported { engine: "wasmer", .. })
@@ -190,15 +169,7 @@ fn metering() {
         "metering globals are hidden"
     );
 
-    let mut i = instantiate(
-        &engine,
-        &module,
-        Limits {
-            fuel_per_tick: Some(100_000),
-            ..Limits::default()
-        },
-    )
-    .unwrap();
+    let mut i = instantiate(&engine, &module, Limits::new().with_fuel_per_tick(100_000)).unwrap();
     // Fuel is refilled before every call: many small calls never run out.
     for _ in 0..1000 {
         assert_eq!(i.tick().unwrap(), 7);
@@ -223,16 +194,12 @@ fn serialize_round_trip() {
         let bytes = engine.serialize(&module).unwrap();
         // SAFETY: the bytes were serialized just above by the same engine.
         let loaded = unsafe { engine.deserialize(&bytes) }.unwrap();
-        let fuel = engine.is_metered().then_some(1_000_000);
-        let mut i = instantiate(
-            &engine,
-            &loaded,
-            Limits {
-                fuel_per_tick: fuel,
-                ..Limits::default()
-            },
-        )
-        .unwrap();
+        let limits = if engine.is_metered() {
+            Limits::new().with_fuel_per_tick(1_000_000)
+        } else {
+            Limits::new()
+        };
+        let mut i = instantiate(&engine, &loaded, limits).unwrap();
         assert_eq!(i.tick().unwrap(), 7);
         if engine.is_metered() {
             assert_eq!(trap_kind(&mut i, "spin", &[]), TrapKind::OutOfFuel);
@@ -241,6 +208,10 @@ fn serialize_round_trip() {
     // SAFETY: garbage is rejected by wasmer's header checks before any code is loaded.
     assert!(matches!(
         unsafe { WasmerEngine::new().deserialize(b"not a module") },
-        Err(Error::Compile { .. })
+        Err(Error::Serialize {
+            engine: "wasmer",
+            operation: "deserialize",
+            ..
+        })
     ));
 }

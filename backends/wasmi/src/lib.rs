@@ -72,14 +72,14 @@
 //! `[profile.dev.package.wasmi] debug-assertions = false, overflow-checks = false`. An
 //! unoptimised wasmi (plain `opt-level = 0`) falls back to a portable loop on its own, but is
 //! some 150 times slower.
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 use std::collections::HashMap;
 use std::fmt;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
-    ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc,
+    HostState, HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasmi::{CompilationMode, Func, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc};
@@ -145,6 +145,9 @@ struct StoreData {
     memory: Option<Memory>,
     limits: StoreLimits,
 }
+
+/// The wasmi version this backend is built and tested against (`EngineInfo::version`).
+pub const WASMI_VERSION: &str = "2.0.0";
 
 /// A live wasmi instance of a Go reactor.
 pub struct WasmiInstance {
@@ -319,23 +322,47 @@ fn link(store: &mut Store<StoreData>, f: HostFunc) -> Result<Func, Error> {
     }))
 }
 
+/// Bytes of wasm stack per level of recursion when a stack size is turned into wasmi's
+/// recursion limit: wasmi counts calls and value-stack bytes separately, and Go's wasm frames
+/// (a handful of locals each) are far smaller than this, so the depth limit is the looser one.
+const STACK_BYTES_PER_CALL: usize = 256;
+
+/// Applies a wasm stack size of `bytes` to wasmi's two stack limits: the value stack height
+/// (bytes) and the call depth (`bytes / STACK_BYTES_PER_CALL`). wasmi keeps both on the heap,
+/// so neither depends on the native thread's stack.
+fn set_stack_limits(config: &mut wasmi::Config, bytes: usize) {
+    // The minimum height must not exceed the maximum (wasmi panics otherwise): 1000 is its default.
+    let bytes = bytes.max(1_000);
+    config
+        .set_max_stack_height(bytes)
+        .set_max_recursion_depth((bytes / STACK_BYTES_PER_CALL).max(1));
+}
+
 impl WasmEngine for WasmiEngine {
     type Module = wasmi::Module;
     type Instance = WasmiInstance;
 
-    fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "2",
-            kind: ExecutionKind::Interpreter,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: self.fuel,
-                deadline: false,
-                serialize: false,
-                send: true,
-            },
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        let mut config = Self::default_config();
+        if let Some(bytes) = options.wasm_stack() {
+            set_stack_limits(&mut config, bytes);
         }
+        Ok(Self::with_config(&config))
+    }
+
+    fn info(&self) -> EngineInfo {
+        // wasmi exports no version constant: this is the version the workspace locks, kept
+        // honest by a test against Cargo.lock. (wasmi cannot serialize, so no cache key uses it.)
+        EngineInfo::new(
+            NAME,
+            WASMI_VERSION,
+            ExecutionKind::Interpreter,
+            Capabilities::none().with_memory_limit(true).with_fuel(self.fuel).with_send(true),
+        )
+    }
+
+    fn into_send_reactor(reactor: GoReactor<Self::Instance>) -> Option<Box<dyn Reactor + Send>> {
+        Some(Box::new(reactor))
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

@@ -13,7 +13,7 @@
 //! reactor.run()?;
 //! # Ok::<(), reactor_api::Error>(())
 //! ```
-#![warn(missing_docs)]
+#![warn(missing_docs, missing_debug_implementations)]
 
 use std::collections::HashMap;
 use std::mem::MaybeUninit;
@@ -21,8 +21,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, ExportDesc, ExternType, FuncType, HostFunc, HostState, HostTrap,
-    ImportDesc, Limits, ModuleInfo, Trap, TrapKind, Val, ValType, WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, ExportDesc, ExternType, FuncType, GoReactor, HostFunc,
+    HostState, HostTrap, ImportDesc, Limits, ModuleInfo, Reactor, Trap, TrapKind, Val, ValType, WasmEngine,
 };
 use wasi_min::{GuestMemory, MemoryError};
 use wasmtime::{Func, Instance, Memory, Store, StoreLimits, StoreLimitsBuilder, TypedFunc, ValRaw};
@@ -42,6 +42,12 @@ pub struct WasmtimeOptions {
     pub fuel: bool,
     /// Epoch interruption, for [`Limits::tick_deadline`]. Cheap (a check at loops and calls): on by default.
     pub deadlines: bool,
+    /// `Config::max_wasm_stack` in bytes (`None`: wasmtime's 512 KiB; the async stack size is
+    /// set to this plus 1 MiB, as wasmtime requires it to be larger). Wasm runs on the calling
+    /// thread's native stack: that thread needs this much stack plus room for the host, or a
+    /// deep guest crashes the process instead of trapping (see
+    /// [`EngineOptions::max_wasm_stack`](reactor_api::EngineOptions::max_wasm_stack)).
+    pub max_wasm_stack: Option<usize>,
 }
 
 impl Default for WasmtimeOptions {
@@ -49,12 +55,13 @@ impl Default for WasmtimeOptions {
         Self {
             fuel: false,
             deadlines: true,
+            max_wasm_stack: None,
         }
     }
 }
 
 /// The wasmtime engine (a cheap handle; clones share compiled code).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct WasmtimeEngine {
     engine: wasmtime::Engine,
     options: WasmtimeOptions,
@@ -75,12 +82,25 @@ impl WasmtimeEngine {
         Self::with_options(WasmtimeOptions::default()).unwrap_or_else(|e| panic!("default wasmtime configuration rejected: {e}"))
     }
     /// An engine with the given optional features.
+    ///
+    /// # Errors
+    /// [`Error::Instantiate`] if wasmtime rejects the resulting configuration.
     pub fn with_options(options: WasmtimeOptions) -> Result<Self, Error> {
         Self::with_config(&mut wasmtime::Config::new(), options)
     }
     /// An engine from a custom wasmtime configuration; `options` are applied on top of it.
+    ///
+    /// # Errors
+    /// [`Error::Instantiate`] if wasmtime rejects the configuration (e.g. settings it cannot
+    /// combine, or a target the host cannot run).
     pub fn with_config(config: &mut wasmtime::Config, options: WasmtimeOptions) -> Result<Self, Error> {
         config.consume_fuel(options.fuel).epoch_interruption(options.deadlines);
+        if let Some(bytes) = options.max_wasm_stack {
+            // wasmtime refuses a wasm stack larger than its async stack (even without async):
+            // the async stack gets the wasm stack plus 1 MiB for host calls, as its default
+            // (2 MiB) has over the default wasm stack.
+            config.max_wasm_stack(bytes).async_stack_size(bytes.saturating_add(1 << 20));
+        }
         let engine = wasmtime::Engine::new(config).map_err(|e| Error::Instantiate {
             engine: NAME,
             message: format!("{e:#}"),
@@ -129,6 +149,14 @@ pub struct WasmtimeInstance {
     tick: TypedFunc<(), i32>,
     memory: Memory,
     funcs: HashMap<Box<str>, Export>,
+}
+
+impl std::fmt::Debug for WasmtimeInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WasmtimeInstance")
+            .field("exports_cached", &self.funcs.len())
+            .finish_non_exhaustive()
+    }
 }
 
 /// A function export looked up once, with its signature.
@@ -306,19 +334,28 @@ impl WasmEngine for WasmtimeEngine {
     type Module = wasmtime::Module;
     type Instance = WasmtimeInstance;
 
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        Self::with_options(WasmtimeOptions {
+            max_wasm_stack: options.wasm_stack(),
+            ..WasmtimeOptions::default()
+        })
+    }
+
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "48",
-            kind: ExecutionKind::Compiler,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: self.options.fuel,
-                deadline: self.options.deadlines,
-                serialize: true,
-                send: true,
-            },
-        }
+        // wasmtime pins its `wasmtime-environ` to its own exact version, so this is wasmtime's
+        // version as Cargo resolved it (and part of the compiled-code cache key).
+        EngineInfo::new(
+            NAME,
+            wasmtime_environ::VERSION,
+            ExecutionKind::Compiler,
+            Capabilities::none()
+                .with_memory_limit(true)
+                .with_fuel(self.options.fuel)
+                .with_deadline(self.options.deadlines)
+                .with_serialize(true)
+                .with_send(true)
+                .with_wasm_stack(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {
@@ -409,18 +446,24 @@ impl WasmEngine for WasmtimeEngine {
     }
 
     fn serialize(&self, module: &Self::Module) -> Result<Vec<u8>, Error> {
-        module.serialize().map_err(|e| Error::Compile {
+        module.serialize().map_err(|e| Error::Serialize {
             engine: NAME,
+            operation: "serialize",
             message: format!("{e:#}"),
         })
     }
 
     unsafe fn deserialize(&self, bytes: &[u8]) -> Result<Self::Module, Error> {
         // SAFETY: forwarded to the caller, who promises the bytes came from `serialize`.
-        unsafe { wasmtime::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Compile {
+        unsafe { wasmtime::Module::deserialize(&self.engine, bytes) }.map_err(|e| Error::Serialize {
             engine: NAME,
+            operation: "deserialize",
             message: format!("{e:#}"),
         })
+    }
+
+    fn into_send_reactor(reactor: GoReactor<Self::Instance>) -> Option<Box<dyn Reactor + Send>> {
+        Some(Box::new(reactor))
     }
 }
 

@@ -68,8 +68,8 @@ use std::time::Duration;
 
 use js_sys::{Array, Function, Object, Reflect, Uint8Array, WebAssembly};
 use reactor_api::{
-    Capabilities, EngineInfo, EngineInstance, Error, ExecutionKind, HostFunc, HostState, Limits, ModuleInfo, Trap, TrapKind, Val, ValType,
-    WasmEngine,
+    Capabilities, EngineInfo, EngineInstance, EngineOptions, Error, ExecutionKind, HostFunc, HostState, Limits, ModuleInfo, Trap, TrapKind,
+    Val, ValType, WasmEngine,
 };
 use send_wrapper::SendWrapper;
 use wasi_min::clock::Clock;
@@ -129,6 +129,11 @@ impl WebEngine {
     /// Compiles `wasm` with `WebAssembly.compile` (off the main thread in browsers, and without
     /// the 8 MB limit Chromium puts on synchronous compilation there) and checks that it is a Go
     /// reactor.
+    ///
+    /// # Errors
+    /// [`Error::Compile`] when the host's engine rejects the bytes; as
+    /// [`Module::from_compiled`](reactor_api::Module::from_compiled) for a module that is not a
+    /// Go reactor.
     pub async fn compile_async(&self, wasm: &[u8]) -> Result<reactor_api::Module<Self>, Error> {
         let promise = WebAssembly::compile(&Uint8Array::from(wasm).into());
         let compiled = wasm_bindgen_futures::JsFuture::from(promise).await.map_err(compile_error)?;
@@ -195,19 +200,20 @@ impl WasmEngine for WebEngine {
     type Module = WebModule;
     type Instance = WebInstance;
 
+    fn from_options(options: &EngineOptions) -> Result<Self, Error> {
+        let engine = Self::default();
+        // The host's engine decides its own stack: nothing here is configurable.
+        options.check_supported(&engine.info())?;
+        Ok(engine)
+    }
+
     fn info(&self) -> EngineInfo {
-        EngineInfo {
-            name: NAME,
-            version: "the host's WebAssembly",
-            kind: ExecutionKind::Compiler,
-            capabilities: Capabilities {
-                memory_limit: true,
-                fuel: false,
-                deadline: false,
-                serialize: false,
-                send: false,
-            },
-        }
+        EngineInfo::new(
+            NAME,
+            "the host's WebAssembly",
+            ExecutionKind::Compiler,
+            Capabilities::none().with_memory_limit(true),
+        )
     }
 
     fn compile(&self, wasm: &[u8]) -> Result<Self::Module, Error> {

@@ -1,5 +1,5 @@
 //! What the JavaScript API does not tell: import and export signatures and memory limits, read
-//! from the module bytes; and rewriting the memory section for a per-instance memory cap.
+//! from the module bytes; and the per-instance memory cap (a rewrite done by `reactor-rewrite`).
 //!
 //! The bytes have already been validated by the JavaScript engine when these run, but parsing is
 //! still fallible and never panics on odd input.
@@ -54,10 +54,10 @@ pub(crate) fn module_info(wasm: &[u8]) -> Result<ModuleInfo, String> {
                 }
             }
             Payload::ImportSection(reader) => {
-                for import in reader {
+                for import in reader.into_imports() {
                     let import = import.map_err(err)?;
                     let ty = match import.ty {
-                        TypeRef::Func(index) => {
+                        TypeRef::Func(index) | TypeRef::FuncExact(index) => {
                             funcs.push(index);
                             func_type(&types, index)
                         }
@@ -91,7 +91,9 @@ pub(crate) fn module_info(wasm: &[u8]) -> Result<ModuleInfo, String> {
                     let export = export.map_err(err)?;
                     let index = export.index as usize;
                     let ty = match export.kind {
-                        ExternalKind::Func => funcs.get(index).map_or(ExternType::Other, |&t| func_type(&types, t)),
+                        ExternalKind::Func | ExternalKind::FuncExact => {
+                            funcs.get(index).map_or(ExternType::Other, |&t| func_type(&types, t))
+                        }
                         ExternalKind::Memory => memories.get(index).map_or(ExternType::Other, memory),
                         ExternalKind::Table => ExternType::Table,
                         ExternalKind::Global => ExternType::Global,
@@ -111,72 +113,8 @@ pub(crate) fn module_info(wasm: &[u8]) -> Result<ModuleInfo, String> {
     Ok(ModuleInfo { imports, exports })
 }
 
-fn leb128(out: &mut Vec<u8>, mut v: u64) {
-    loop {
-        let byte = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 /// A copy of `wasm` whose defined memories may grow to at most `max_pages` (their own maximum
 /// if lower). Fails if a memory's initial size is already above the cap.
 pub(crate) fn cap_memory(wasm: &[u8], max_pages: u64) -> Result<Vec<u8>, String> {
-    let err = |e: wasmparser::BinaryReaderError| e.to_string();
-    for payload in Parser::new(0).parse_all(wasm) {
-        let Payload::MemorySection(reader) = payload.map_err(err)? else {
-            continue;
-        };
-        let range = reader.range();
-        let mut body = Vec::new();
-        leb128(&mut body, u64::from(reader.count()));
-        for m in reader {
-            let m = m.map_err(err)?;
-            if m.initial > max_pages {
-                return Err(format!(
-                    "the memory limit ({max_pages} pages of 64 KiB) is below the module's initial memory ({} pages)",
-                    m.initial
-                ));
-            }
-            let max = m.maximum.map_or(max_pages, |own| own.min(max_pages));
-            // Limits flags: bit 0 has a maximum, bit 1 shared, bit 2 memory64, bit 3 page size.
-            let flags = 1 | (u8::from(m.shared) << 1) | (u8::from(m.memory64) << 2) | (u8::from(m.page_size_log2.is_some()) << 3);
-            body.push(flags);
-            leb128(&mut body, m.initial);
-            leb128(&mut body, max);
-            if let Some(log2) = m.page_size_log2 {
-                leb128(&mut body, u64::from(log2));
-            }
-        }
-        // `range` is the section's contents; its id and size come just before them.
-        // (An id byte, then the size in at most 5 LEB128 bytes, possibly padded.)
-        let header_start = (range.start.saturating_sub(6)..range.start)
-            .rev()
-            .find(|&i| wasm[i] == 5 && section_size_at(wasm, i + 1) == Some((range.end - range.start, range.start)))
-            .ok_or("cannot locate the memory section header")?;
-        let mut out = Vec::with_capacity(wasm.len() + 16);
-        out.extend_from_slice(&wasm[..header_start]);
-        out.push(5);
-        leb128(&mut out, body.len() as u64);
-        out.extend_from_slice(&body);
-        out.extend_from_slice(&wasm[range.end..]);
-        return Ok(out);
-    }
-    Err("the module defines no memory to limit".into())
-}
-
-/// Decodes the LEB128 section size at `at`: (size, offset just after it).
-fn section_size_at(wasm: &[u8], at: usize) -> Option<(usize, usize)> {
-    let mut value: u64 = 0;
-    for (i, &b) in wasm.get(at..)?.iter().take(5).enumerate() {
-        value |= u64::from(b & 0x7f) << (7 * i);
-        if b & 0x80 == 0 {
-            return Some((usize::try_from(value).ok()?, at + i + 1));
-        }
-    }
-    None
+    reactor_rewrite::cap_memory(wasm, max_pages).map_err(|e| e.to_string())
 }

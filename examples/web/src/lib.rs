@@ -41,5 +41,6 @@ pub async fn run_reactor(name: String, wasm: Vec<u8>, on_output: Function, on_ti
         Completion::Idle => "idle: main is blocked (deadlock)".into(),
         Completion::Finished => "finished".into(),
         Completion::Cancelled => "cancelled".into(),
+        other => format!("{other:?}"),
     })
 }

@@ -4,7 +4,8 @@
 //!
 //! [`run`] decodes arbitrary bytes into a guest memory of arbitrary size and content (a sparse
 //! fake, so sizes around and beyond 4 GiB cost nothing), a WASI context (args, env, stdin and
-//! sinks that misbehave in the ways `Read`/`Write` allow, a manual clock, a cheap random source)
+//! sinks that misbehave in the ways `Read`/`Write` allow, a manual clock, a cheap random source,
+//! a preopened in-memory tree)
 //! and a sequence of calls of any of the 46 functions with hostile arguments. After every call it
 //! checks, panicking on a violation:
 //!
@@ -16,16 +17,25 @@
 //! - the results are right: `fd_write` passes exactly the iovec bytes to the sink in order and
 //!   reports their count, `fd_read` stores exactly what it consumed, args/environ round-trip,
 //!   `random_get` fills exactly its buffer;
-//! - descriptors other than open stdio are `EBADF`, `fd_close` closes them;
+//! - descriptors the model does not know open are `EBADF`; `fd_close`, `fd_renumber` and
+//!   `path_open` (lowest free number) change the table as POSIX says;
+//! - stdin (read by a background thread) reaches the guest in order, nothing lost or repeated;
+//! - the file system: the guest gets a preopen of `jail/` in an in-memory tree (sometimes
+//!   read-only) with files, directories and symlinks in, out and in a loop, and paths built from
+//!   those names and every escape shape (`..`, absolute, through outward links). Nothing of
+//!   `outside/` beside it is ever read into guest memory or changed, and a read-only jail never
+//!   changes;
 //! - time moves only inside `poll_oneoff` (a manual clock: a huge timeout never blocks).
 
 #![allow(dead_code)]
 
 use std::cell::Cell;
+use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use wasi_min::clock::{Clock, ManualClock};
+use wasi_min::fs::{MemFs, Preopen};
 use wasi_min::preview1::{FUNCTIONS, WasiFunction, WasiType};
 use wasi_min::random::RandomSource;
 use wasi_min::{Errno, Exit, GuestMemory, MemoryError, WasiCtx};
@@ -386,12 +396,8 @@ struct StdinState {
 struct Stdin(Arc<Mutex<StdinState>>);
 
 impl Stdin {
-    fn pos(&self) -> usize {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).pos
-    }
-    fn consumed_since(&self, from: usize) -> Vec<u8> {
-        let s = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        s.data[from..s.pos].to_vec()
+    fn data(&self) -> Vec<u8> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).data.clone()
     }
 }
 
@@ -421,8 +427,9 @@ impl Read for Stdin {
 struct Constant;
 
 impl RandomSource for Constant {
-    fn fill(&mut self, buf: &mut [u8]) {
+    fn fill(&mut self, buf: &mut [u8]) -> Result<(), wasi_min::random::RandomError> {
         buf.fill(RANDOM_BYTE);
+        Ok(())
     }
 }
 
@@ -485,13 +492,14 @@ fn decode_string(input: &mut Input<'_>) -> String {
 
 /// Fills the memory with data, numbers near edges, iovec lists and poll subscriptions at
 /// chosen places; returns the addresses used (arguments are drawn towards them).
-fn decode_memory(input: &mut Input<'_>, mem: &mut FakeMemory) -> Vec<u64> {
+fn decode_memory(input: &mut Input<'_>, mem: &mut FakeMemory) -> (Vec<u64>, Vec<(u64, u64)>) {
     let size = mem.size();
     let mut anchors = Vec::new();
+    let mut paths = Vec::new();
     for _ in 0..input.u8() % 12 {
         let at = u64::from(interesting_u32(input, size, &anchors));
         let mut bytes = Vec::new();
-        match input.u8() % 6 {
+        match input.u8() % 7 {
             0 => {
                 let n = input.u8() as usize % 64;
                 bytes.extend_from_slice(input.bytes(n));
@@ -525,13 +533,72 @@ fn decode_memory(input: &mut Input<'_>, mem: &mut FakeMemory) -> Vec<u64> {
                     bytes.extend_from_slice(&sub);
                 }
             }
+            5 => {
+                bytes = decode_path(input);
+                if mem.in_bounds(at, bytes.len() as u64) {
+                    paths.push((at, bytes.len() as u64));
+                }
+            }
             _ => {}
         }
         let _ = mem.write(at, &bytes);
         anchors.push(at);
     }
     mem.refused.set(0);
-    anchors
+    (anchors, paths)
+}
+
+/// The guest's view of the tree: a jail it is given, and what lies outside it.
+const OUTSIDE_SECRET: &[u8] = b"0uts1de-s3cr3t-m4rk3r";
+const OUTSIDE_HIDDEN: &str = "h1dden-0uts1de-d1r";
+
+/// Path components the decoder builds guest paths from: names that exist in the jail (files,
+/// directories, links in and out, a loop), names that do not, and every escape shape.
+const COMPONENTS: &[&str] = &[
+    "f",
+    "d",
+    "d/e",
+    "d/g",
+    "ld",
+    "out",
+    "loop",
+    "..",
+    ".",
+    "",
+    "new",
+    "x",
+    "../outside/secret",
+    "/",
+    "/etc/passwd",
+    "d/../..",
+    "ld/../f",
+    "d/up",
+    "d/up/outside",
+    "e",
+    "g",
+];
+
+/// A path built from [`COMPONENTS`].
+fn decode_path(input: &mut Input<'_>) -> Vec<u8> {
+    let mut parts = Vec::new();
+    for _ in 0..1 + input.u8() % 3 {
+        parts.push(COMPONENTS[input.u8() as usize % COMPONENTS.len()]);
+    }
+    let mut p = parts.join("/").into_bytes();
+    if input.u8().is_multiple_of(8) {
+        p.push(b'/');
+    }
+    p
+}
+
+/// What the model knows a descriptor is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum FdKind {
+    Stdin,
+    Stdout,
+    Stderr,
+    /// The preopen, or anything the guest opened.
+    Fs,
 }
 
 /// The state a run checks against.
@@ -541,10 +608,16 @@ struct World {
     stdout: Sink,
     stderr: Sink,
     stdin: Stdin,
+    /// Stdin bytes the guest has received so far (they must be a prefix of the source's data).
+    delivered: usize,
     clock: ManualClock,
     args: Vec<Vec<u8>>,
     env: Vec<Vec<u8>>,
-    closed: [bool; 3],
+    fds: BTreeMap<u32, FdKind>,
+    tree: MemFs,
+    read_only: bool,
+    outside: Snapshot,
+    jail: Snapshot,
     outcomes: Vec<Outcome>,
     trace: String,
 }
@@ -552,13 +625,75 @@ struct World {
 /// What one call returned.
 pub type Outcome = (&'static str, Result<Errno, Exit>);
 
+/// A tree's contents as the embedder sees them: path -> listing, file data, or error.
+type Snapshot = BTreeMap<String, Result<Vec<u8>, String>>;
+
+fn snapshot(fs: &MemFs, path: &str, depth: u32, out: &mut Snapshot) {
+    match fs.read_dir(path) {
+        Ok(names) => {
+            out.insert(format!("{path}/"), Ok(names.join("\n").into_bytes()));
+            if depth > 0 {
+                for n in names {
+                    snapshot(fs, &format!("{path}/{n}"), depth - 1, out);
+                }
+            }
+        }
+        Err(_) => {
+            out.insert(path.to_string(), fs.read_file(path).map_err(|e| e.kind().to_string()));
+        }
+    }
+}
+
+fn snap(fs: &MemFs, path: &str) -> Snapshot {
+    let mut s = Snapshot::new();
+    snapshot(fs, path, 4, &mut s);
+    s
+}
+
+/// Builds the tree: `jail/` (the preopen) with files, directories and symlinks (made through
+/// the guest's own `path_symlink`, below), `outside/` beside it with a secret the guest must
+/// never see nor change.
+fn build_tree() -> (MemFs, MemFs) {
+    let fs = MemFs::with_limit(1 << 20);
+    fs.create_dir_all(&format!("outside/{OUTSIDE_HIDDEN}")).expect("tree");
+    fs.write_file("outside/secret", OUTSIDE_SECRET).expect("tree");
+    fs.create_dir_all("jail/d/e").expect("tree");
+    fs.write_file("jail/f", b"file data").expect("tree");
+    fs.write_file("jail/d/g", b"more data").expect("tree");
+    let jail = fs.subtree("jail").expect("tree");
+    (fs, jail)
+}
+
+/// Symlinks of the jail, made with `path_symlink` on fd 3: in, out, a loop, and up and out.
+fn plant_symlinks(ctx: &mut WasiCtx) {
+    let symlink = wasi_min::preview1::function("path_symlink").expect("path_symlink");
+    for (target, path) in [("d", "ld"), ("../outside/secret", "out"), ("loop", "loop"), ("../..", "d/up")] {
+        let mut mem = vec![0u8; 256];
+        mem[..target.len()].copy_from_slice(target.as_bytes());
+        mem[128..128 + path.len()].copy_from_slice(path.as_bytes());
+        let args = [0, target.len() as u64, 3, 128, path.len() as u64];
+        let r = symlink.call(ctx, &mut mem, &args);
+        assert_eq!(r, Ok(Errno::Success), "planting {path}");
+    }
+}
+
 /// Decodes `data` and runs its calls, checking every invariant; returns what the calls returned.
 /// Panics on a violation, with the call trace.
 pub fn run(data: &[u8], opts: &Options) -> Vec<Outcome> {
     let mut input = Input::new(data);
     let size = decode_size(&mut input, opts);
     let mut mem = FakeMemory::new(size);
-    let anchors = decode_memory(&mut input, &mut mem);
+    let (anchors, mut paths) = decode_memory(&mut input, &mut mem);
+    // A few paths in the middle of memory besides, so path calls often get a real one.
+    if size >= 1024 {
+        for k in 0..1 + u64::from(input.u8() % 3) {
+            let at = size / 2 + 64 * k;
+            let p = decode_path(&mut input);
+            let _ = mem.write(at, &p);
+            paths.push((at, p.len() as u64));
+        }
+        mem.refused.set(0);
+    }
 
     let args: Vec<String> = (0..input.u8() % 4).map(|_| decode_string(&mut input)).collect();
     let env: Vec<(String, String)> = (0..input.u8() % 3)
@@ -580,6 +715,16 @@ pub fn run(data: &[u8], opts: &Options) -> Vec<Outcome> {
         1 => u64::MAX - u64::from(input.u16()),
         _ => u64::from(input.u32()) << 16,
     });
+    let read_only = input.u8().is_multiple_of(4);
+    let (tree, jail) = build_tree();
+    // The tree starts the same every run: snapshot it once.
+    static INITIAL: std::sync::OnceLock<(Snapshot, Snapshot)> = std::sync::OnceLock::new();
+    let initial = INITIAL.get_or_init(|| {
+        let (tree, jail) = build_tree();
+        let mut setup = WasiCtx::builder().preopen(Preopen::memory(jail, "/")).build();
+        plant_symlinks(&mut setup);
+        (snap(&tree, "outside"), snap(&tree, "jail"))
+    });
     let mut builder = WasiCtx::builder()
         .args(&args)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -590,18 +735,33 @@ pub fn run(data: &[u8], opts: &Options) -> Vec<Outcome> {
     if !input.u8().is_multiple_of(4) {
         builder = builder.stdin(stdin.clone());
     }
+    // The symlinks are planted through a writable preopen of the same jail, then the guest's
+    // context gets its own (maybe read-only) one.
+    let mut setup = WasiCtx::builder()
+        .clock(clock.clone())
+        .preopen(Preopen::memory(jail.clone(), "/"))
+        .build();
+    plant_symlinks(&mut setup);
+    drop(setup);
+    let preopen = Preopen::memory(jail, "/");
+    let builder = builder.preopen(if read_only { preopen.read_only() } else { preopen });
     let mut world = World {
         ctx: builder.build(),
         mem,
         stdout,
         stderr,
         stdin,
+        delivered: 0,
         clock,
         args: args.iter().map(|a| a.as_bytes().to_vec()).collect(),
         env: env.iter().map(|(k, v)| format!("{k}={v}").into_bytes()).collect(),
-        closed: [false; 3],
+        fds: [(0, FdKind::Stdin), (1, FdKind::Stdout), (2, FdKind::Stderr), (3, FdKind::Fs)].into(),
+        outside: initial.0.clone(),
+        jail: initial.1.clone(),
+        tree,
+        read_only,
         outcomes: Vec::new(),
-        trace: format!("memory size {size:#x}, anchors {anchors:x?}\n"),
+        trace: format!("memory size {size:#x}, anchors {anchors:x?}, read-only {read_only}\n"),
     };
 
     let calls = 1 + input.u8() as usize % opts.max_calls.max(1);
@@ -610,27 +770,80 @@ pub fn run(data: &[u8], opts: &Options) -> Vec<Outcome> {
             break;
         }
         let f = &FUNCTIONS[input.u8() as usize % FUNCTIONS.len()];
-        let fd_param = fd_param(f.name);
-        let args: Vec<u64> = f
+        let fds = fd_params(f.name);
+        let small = small_params(f.name);
+        let mut args: Vec<u64> = f
             .params
             .iter()
             .enumerate()
             .map(|(i, t)| match t {
-                // Descriptors: mostly stdio or just past it.
-                WasiType::I32 if Some(i) == fd_param && !input.u8().is_multiple_of(4) => u64::from(input.u8() % 4),
+                // Descriptors: mostly the preopen for path calls, else mostly stdio, the preopen
+                // or what was opened after it.
+                WasiType::I32 if fds.contains(&i) && !input.u8().is_multiple_of(4) => {
+                    const FDS: [u64; 10] = [0, 1, 2, 3, 4, 5, 1, 2, 1, 2];
+                    match input.u8() {
+                        b if f.name.starts_with("path_") && b % 2 == 0 => 3,
+                        b => FDS[b as usize % FDS.len()],
+                    }
+                }
+                // Output cells: often a small aligned address, likely inside memory.
+                WasiType::I32 if Some(i) == out_param(f.name) && !input.u8().is_multiple_of(4) => {
+                    (u64::from(input.u8()) * 8) % size.saturating_sub(64).max(1)
+                }
+                // Iovec lists: often one the decoder placed, with a short count.
+                WasiType::I32 if iovec_params(f.name) == Some(i) && !anchors.is_empty() && input.u8().is_multiple_of(2) => {
+                    anchors[input.u8() as usize % anchors.len()]
+                }
+                WasiType::I32 if iovec_params(f.name).map(|p| p + 1) == Some(i) && input.u8().is_multiple_of(2) => {
+                    u64::from(1 + input.u8() % 4)
+                }
+                // Flags: mostly valid ones.
+                _ if let Some(&(_, n)) = small.iter().find(|(j, _)| *j == i)
+                    && !input.u8().is_multiple_of(4) =>
+                {
+                    u64::from(input.u8() % n)
+                }
                 WasiType::I32 => u64::from(interesting_u32(&mut input, size, &anchors)),
                 WasiType::I64 => interesting_u64(&mut input, size, &anchors),
             })
             .collect();
+        // Paths: mostly one the decoder placed.
+        for &(p, l) in path_params(f.name) {
+            if !paths.is_empty() && !input.u8().is_multiple_of(8) {
+                let (at, len) = paths[input.u8() as usize % paths.len()];
+                args[p] = at;
+                args[l] = len;
+            }
+        }
         if work(f.name, &args, &world.mem) > opts.max_work {
             continue;
+        }
+        if f.name == "path_open" && !input.u8().is_multiple_of(4) {
+            // Rights: read, write or both (random ones mostly make create/trunc invalid).
+            args[5] = [0x4002, 0x40, 0x4042][input.u8() as usize % 3];
         }
         world.call(f, &args);
         if f.name == "proc_exit" {
             break;
         }
     }
+    world.check_tree();
     world.outcomes
+}
+
+/// Whether `needle` (a secret from outside the jail) appears where memory changed: only the
+/// changed blocks and their neighbourhood are searched, so this stays cheap per call.
+fn newly_holds(before: &FakeMemory, after: &FakeMemory, needle: &[u8]) -> bool {
+    [(&before.low, &after.low), (&before.high, &after.high)].iter().any(|(old, new)| {
+        old.chunks(64).zip(new.chunks(64)).enumerate().any(|(block, (o, n))| {
+            if o == n {
+                return false;
+            }
+            let lo = (block * 64).saturating_sub(needle.len());
+            let hi = (block * 64 + 64 + needle.len()).min(new.len());
+            new[lo..hi].windows(needle.len()).any(|w| w == needle)
+        })
+    })
 }
 
 impl World {
@@ -638,7 +851,6 @@ impl World {
         use std::fmt::Write as _;
         let before_mem = self.mem.clone();
         let (out_before, err_before) = (self.stdout.stream(), self.stderr.stream());
-        let stdin_before = self.stdin.pos();
         let time_before = self.clock.monotonic_ns();
         self.mem.refused.set(0);
 
@@ -679,54 +891,89 @@ impl World {
         if errno == Errno::Fault {
             assert_eq!(out_before, out_after, "EFAULT after writing stdout\n{trace}");
             assert_eq!(err_before, err_after, "EFAULT after writing stderr\n{trace}");
-            assert_eq!(self.stdin.pos(), stdin_before, "EFAULT after consuming stdin\n{trace}");
         }
 
         // Time moves only in poll_oneoff.
         if f.name != "poll_oneoff" {
             assert_eq!(self.clock.monotonic_ns(), time_before, "{trace}");
         }
-        // Only fd_write writes to the sinks, only fd_read reads stdin.
+        // Only fd_write writes to the sinks.
         if f.name != "fd_write" {
             assert_eq!(out_before, out_after, "{trace}");
             assert_eq!(err_before, err_after, "{trace}");
         }
-        if f.name != "fd_read" {
-            assert_eq!(self.stdin.pos(), stdin_before, "{trace}");
+
+        // Nothing outside the jail is seen or changed; a read-only jail does not change.
+        assert!(
+            !newly_holds(&before_mem, &self.mem, OUTSIDE_SECRET),
+            "the guest read a secret from outside its preopen\n{trace}"
+        );
+        assert!(
+            !newly_holds(&before_mem, &self.mem, OUTSIDE_HIDDEN.as_bytes()),
+            "the guest listed a directory outside its preopen\n{trace}"
+        );
+        // (After every successful file-system call, and once at the end of the run for the
+        // failed ones: a tree snapshot per call would dominate the run time.)
+        if errno == Errno::Success && (f.name.starts_with("path_") || f.name.starts_with("fd_")) {
+            self.check_tree();
         }
 
-        // Descriptors: only open stdio exists.
-        if let Some(i) = fd_param(f.name) {
+        // Descriptors: only those of the model exist.
+        for i in fd_params(f.name) {
             let fd = a(i) as u32;
-            let open = fd < 3 && !self.closed[fd as usize];
-            if !open {
+            if !self.fds.contains_key(&fd) {
                 assert_eq!(errno, Errno::Badf, "fd {fd} is not open\n{trace}");
             }
-            if f.name == "fd_close" {
-                assert_eq!(errno == Errno::Success, open, "{trace}");
-                if open {
-                    self.closed[fd as usize] = true;
+        }
+        match f.name {
+            "fd_close" => {
+                let fd = a(0) as u32;
+                assert_eq!(errno == Errno::Success, self.fds.contains_key(&fd), "{trace}");
+                self.fds.remove(&fd);
+            }
+            "fd_renumber" => {
+                let (from, to) = (a(0) as u32, a(1) as u32);
+                let both = self.fds.contains_key(&from) && self.fds.contains_key(&to);
+                assert_eq!(errno == Errno::Success, both, "{trace}");
+                if both && from != to {
+                    let kind = self.fds.remove(&from).expect("open");
+                    self.fds.insert(to, kind);
                 }
             }
+            "path_open" if errno == Errno::Success => {
+                // POSIX: the lowest free number.
+                let fd = (0..).find(|n| !self.fds.contains_key(n)).expect("a free fd");
+                assert!(self.mem.stored_u32(a(8)).is_none_or(|n| n == fd), "not the lowest fd\n{trace}");
+                self.fds.insert(fd, FdKind::Fs);
+            }
+            _ => {}
         }
 
         // Memory changes only where the function may write, and results are right.
-        if errno != Errno::Success && f.name != "fd_write" && f.name != "fd_read" {
+        if errno != Errno::Success && f.name != "fd_write" {
             return;
         }
         let before = Before {
             mem: &before_mem,
             stdout: &out_before,
             stderr: &err_before,
-            stdin_pos: stdin_before,
         };
         let allowed = self.check_results(f.name, args, errno, &before, (&out_after, &err_after));
-        check_writes(&before_mem, &self.mem, &allowed, trace);
+        check_writes(&before_mem, &self.mem, &allowed, &self.trace);
+    }
+
+    /// Nothing outside the jail changed; a read-only jail did not change.
+    fn check_tree(&self) {
+        let trace = &self.trace;
+        assert_eq!(snap(&self.tree, "outside"), self.outside, "changed outside the preopen\n{trace}");
+        if self.read_only {
+            assert_eq!(snap(&self.tree, "jail"), self.jail, "a read-only preopen changed\n{trace}");
+        }
     }
 
     /// Checks a call's results; returns the ranges it may have written.
     fn check_results(
-        &self,
+        &mut self,
         name: &str,
         args: &[u64],
         errno: Errno,
@@ -737,6 +984,7 @@ impl World {
         let a = |i: usize| args.get(i).copied().unwrap_or(0);
         let ok = errno == Errno::Success;
         let mem = &self.mem;
+        let kind = self.fds.get(&(a(0) as u32)).copied();
         match name {
             "args_sizes_get" | "environ_sizes_get" => {
                 let list = if name == "args_sizes_get" { &self.args } else { &self.env };
@@ -782,14 +1030,37 @@ impl World {
             }
             "fd_fdstat_get" => {
                 if ok {
-                    assert_eq!(mem.stored_byte(a(1)).unwrap_or(2), 2, "stdio is a character device\n{trace}");
+                    let want: &[u8] = if kind == Some(FdKind::Fs) { &[3, 4] } else { &[2] };
+                    let ty = mem.stored_byte(a(1)).unwrap_or(want[0]);
+                    assert!(want.contains(&ty), "filetype {ty}\n{trace}");
                 }
                 vec![(a(1), 24)]
             }
-            "fd_filestat_get" => vec![(a(1), 64)],
-            "fd_write" => {
-                let (fd, iovs, n, out) = (a(0), a(1), a(2), a(3));
-                let (sink_before, sink_after) = if fd == 1 {
+            "fd_filestat_get" | "path_filestat_get" => vec![(if name == "fd_filestat_get" { a(1) } else { a(4) }, 64)],
+            "fd_prestat_get" => vec![(a(1), 8)],
+            "fd_prestat_dir_name" => vec![(a(1), a(2))],
+            "fd_seek" => vec![(a(3), 8)],
+            "fd_tell" => vec![(a(1), 8)],
+            "fd_pwrite" => vec![(a(4), 4)],
+            "path_open" => vec![(a(8), 4)],
+            "path_readlink" => vec![(a(3), a(4)), (a(5), 4)],
+            "fd_readdir" => {
+                if ok {
+                    assert!(mem.stored_u32(a(4)).is_none_or(|n| u64::from(n) <= a(2)), "bufused\n{trace}");
+                }
+                vec![(a(1), a(2)), (a(4), 4)]
+            }
+            "fd_pread" => {
+                let mut allowed = vec![(a(4), 4)];
+                for_each_iovec(before.mem, a(1), a(2), |ptr, len| {
+                    allowed.push((ptr, u64::from(len)));
+                    true
+                });
+                allowed
+            }
+            "fd_write" if kind == Some(FdKind::Stdout) || kind == Some(FdKind::Stderr) => {
+                let (iovs, n, out) = (a(1), a(2), a(3));
+                let (sink_before, sink_after) = if kind == Some(FdKind::Stdout) {
                     (before.stdout, stdout)
                 } else {
                     (before.stderr, stderr)
@@ -818,40 +1089,45 @@ impl World {
                 }
                 vec![(out, 4)]
             }
-            "fd_read" => {
+            "fd_write" => vec![(a(3), 4)],
+            "fd_read" if kind == Some(FdKind::Stdin) => {
                 let (iovs, n, out) = (a(1), a(2), a(3));
                 let mut allowed = vec![(out, 4)];
                 // One read, into the first non-empty buffer.
                 let mut first = None;
-                if ok {
-                    for_each_iovec(before.mem, iovs, n, |ptr, len| {
-                        if len > 0 {
-                            first = Some((ptr, len));
-                        }
-                        first.is_none()
-                    });
-                }
+                for_each_iovec(before.mem, iovs, n, |ptr, len| {
+                    if len > 0 {
+                        first = Some((ptr, len));
+                    }
+                    first.is_none()
+                });
                 if let Some((ptr, len)) = first {
                     allowed.push((ptr, u64::from(len)));
                 }
-                let consumed = self.stdin.consumed_since(before.stdin_pos);
-                if ok {
-                    let nread = consumed.len() as u32;
-                    assert!(
-                        mem.stored_u32(out).is_none_or(|n| n == nread),
-                        "nread is what was consumed\n{trace}"
-                    );
-                    if let Some((ptr, _)) = first {
-                        let clobbered = out < ptr + u64::from(nread) && ptr < out + 4;
-                        if !clobbered {
-                            assert_eq!(mem.peek(ptr, consumed.len()), stored_view(mem, ptr, &consumed), "{trace}");
-                        }
-                    } else {
-                        assert!(consumed.is_empty(), "{trace}");
+                // What was read comes next in the source's data: nothing lost, nothing repeated.
+                let nread = mem.stored_u32(out);
+                if let (Some(nread), Some((ptr, len))) = (nread, first) {
+                    assert!(nread <= len, "{trace}");
+                    let data = self.stdin.data();
+                    let end = self.delivered + nread as usize;
+                    assert!(end <= data.len(), "more stdin than the source has\n{trace}");
+                    let got = &data[self.delivered..end];
+                    let clobbered = out < ptr + u64::from(nread) && ptr < out + 4;
+                    if !clobbered {
+                        assert_eq!(mem.peek(ptr, got.len()), stored_view(mem, ptr, got), "stdin data\n{trace}");
                     }
-                } else {
-                    assert!(consumed.is_empty(), "a failed fd_read consumed input\n{trace}");
+                    self.delivered = end;
+                } else if first.is_none() {
+                    assert!(nread.is_none_or(|n| n == 0), "{trace}");
                 }
+                allowed
+            }
+            "fd_read" => {
+                let mut allowed = vec![(a(3), 4)];
+                for_each_iovec(before.mem, a(1), a(2), |ptr, len| {
+                    allowed.push((ptr, u64::from(len)));
+                    true
+                });
                 allowed
             }
             "poll_oneoff" => {
@@ -883,23 +1159,70 @@ fn work(name: &str, args: &[u64], mem: &FakeMemory) -> u64 {
     let list = |at: u64, n: u64, entry: u64| if mem.in_bounds(at, entry * n) { entry * n } else { 0 };
     match name {
         // Walking a long list to sum it is itself work: only sum lists that are short.
-        "fd_write" => match list(a(1), a(2), 8) {
+        "fd_write" | "fd_pwrite" => match list(a(1), a(2), 8) {
             n if n <= 1 << 20 => n + iovec_total(mem, a(1), a(2)).unwrap_or(0),
             n => n,
         },
-        "fd_read" => list(a(1), a(2), 8),
+        "fd_read" | "fd_pread" => list(a(1), a(2), 8),
         "poll_oneoff" => list(a(0), a(2), 48),
         "random_get" => list(a(0), a(1), 1),
+        "fd_readdir" => list(a(1), a(2), 1),
         _ => 0,
     }
 }
 
-/// Which parameter of a function is the descriptor it acts on.
-fn fd_param(name: &str) -> Option<usize> {
+/// Which parameters of a function are descriptors.
+fn fd_params(name: &str) -> Vec<usize> {
     match name {
-        "path_symlink" => Some(2),
-        n if n.starts_with("fd_") || n.starts_with("path_") || n.starts_with("sock_") => Some(0),
+        "path_symlink" => vec![2],
+        "path_link" => vec![0, 4],
+        "path_rename" => vec![0, 3],
+        "fd_renumber" => vec![0, 1],
+        n if n.starts_with("fd_") || n.starts_with("path_") || n.starts_with("sock_") => vec![0],
+        _ => vec![],
+    }
+}
+
+/// Flag parameters, and how many values make sense for them: drawn mostly in range.
+fn small_params(name: &str) -> &'static [(usize, u8)] {
+    match name {
+        "path_open" => &[(1, 2), (4, 16), (7, 32)],
+        "path_filestat_get" | "path_link" => &[(1, 2)],
+        "path_filestat_set_times" => &[(1, 2), (6, 16)],
+        "fd_filestat_set_times" => &[(3, 16)],
+        "fd_fdstat_set_flags" => &[(1, 32)],
+        "fd_seek" => &[(2, 3)],
+        "fd_advise" => &[(3, 6)],
+        _ => &[],
+    }
+}
+
+/// The parameter of a function that points at its output cell, if it has one.
+fn out_param(name: &str) -> Option<usize> {
+    match name {
+        "fd_fdstat_get" | "fd_filestat_get" | "fd_prestat_get" | "fd_tell" => Some(1),
+        "fd_read" | "fd_write" | "fd_seek" => Some(3),
+        "fd_pread" | "fd_pwrite" | "fd_readdir" | "path_filestat_get" => Some(4),
+        "path_readlink" => Some(5),
+        "path_open" => Some(8),
         _ => None,
+    }
+}
+
+/// The parameter holding an iovec list (the count follows it).
+fn iovec_params(name: &str) -> Option<usize> {
+    matches!(name, "fd_read" | "fd_write" | "fd_pread" | "fd_pwrite").then_some(1)
+}
+
+/// `(pointer, length)` parameter pairs of a function that name paths.
+fn path_params(name: &str) -> &'static [(usize, usize)] {
+    match name {
+        "path_create_directory" | "path_remove_directory" | "path_unlink_file" | "path_readlink" => &[(1, 2)],
+        "path_filestat_get" | "path_filestat_set_times" | "path_open" => &[(2, 3)],
+        "path_link" => &[(2, 3), (5, 6)],
+        "path_rename" => &[(1, 2), (4, 5)],
+        "path_symlink" => &[(0, 1), (3, 4)],
+        _ => &[],
     }
 }
 
@@ -908,7 +1231,6 @@ struct Before<'a> {
     mem: &'a FakeMemory,
     stdout: &'a Stream,
     stderr: &'a Stream,
-    stdin_pos: usize,
 }
 
 /// The stored part of `want` placed at `addr` (unstored bytes read as zero).
