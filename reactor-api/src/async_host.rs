@@ -164,7 +164,7 @@ impl HostFunc {
     /// ```
     /// use reactor_api::HostFunc;
     /// let upper = HostFunc::bytes("app", "upper", |_caller, input| Ok(input.to_ascii_uppercase()));
-    /// assert_eq!(upper.ty().to_string(), "(i32, i32) -> i64");
+    /// assert_eq!(upper.ty().to_string(), "(i32, i32) -> (i64)");
     /// ```
     pub fn bytes(
         module: impl Into<String>,
