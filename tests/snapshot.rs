@@ -140,7 +140,7 @@ fn restored_instances_get_fresh_random_seeds() {
                 let io = Io::default();
                 let mut r = module.restore_dyn(&snap, io.config("random")).unwrap();
                 assert_eq!(r.run().unwrap(), Completion::Exited(0));
-                io.stdout.to_string_lossy()
+                io.stderr.to_string_lossy()
             })
             .collect();
         assert!(outputs[0].starts_with("math/rand "), "{engine}: {outputs:?}");
@@ -338,7 +338,7 @@ fn preinitialized_instances_get_fresh_random_seeds() {
                 module.instantiate_dyn(io.config("random")).unwrap().run().unwrap(),
                 Completion::Exited(0)
             );
-            io.stdout.to_string_lossy()
+            io.stderr.to_string_lossy()
         })
         .collect();
     assert_ne!(outputs[0], outputs[1]);
