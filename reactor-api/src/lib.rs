@@ -32,8 +32,8 @@ pub mod host;
 mod module;
 mod reactor;
 pub mod run;
-pub mod snapshot;
 pub mod sdk;
+pub mod snapshot;
 pub mod typed;
 pub mod value;
 
@@ -48,8 +48,8 @@ pub use reactor::{Abi, Ending, GoReactor, LoopResult, Reactor, Stats};
 pub use run::{CancelToken, Completion, RunOptions, run_async, run_async_with};
 #[cfg(not(all(target_arch = "wasm32", target_os = "unknown")))]
 pub use run::{run, run_with};
-pub use snapshot::{Snapshot, SnapshotError, preinitialize};
 pub use sdk::SdkExt;
+pub use snapshot::{Snapshot, SnapshotError, preinitialize};
 pub use typed::{IntoHostFn, WasmList, WasmTy};
 pub use value::{ExportDesc, ExternType, FuncType, ImportDesc, ModuleInfo, Val, ValType};
 pub use wasi_min;

@@ -644,7 +644,10 @@ impl<I: EngineInstance> GoReactor<I> {
     /// Freezes the reactor (see [`crate::Reactor::snapshot`]).
     pub(crate) fn take_snapshot(&mut self) -> Result<Snapshot> {
         if let Some(reason) = &self.ended {
-            return Err(SnapshotError::Ended { reason: reason.to_string() }.into());
+            return Err(SnapshotError::Ended {
+                reason: reason.to_string(),
+            }
+            .into());
         }
         let snap = self.snap.clone().ok_or(SnapshotError::NotSnapshottable)?;
         let engine = self.engine;
