@@ -343,3 +343,32 @@ fn preinitialized_instances_get_fresh_random_seeds() {
         .collect();
     assert_ne!(outputs[0], outputs[1]);
 }
+
+/// A reactor with asynchronous host calls in flight cannot be frozen: their futures live in the
+/// host. (async-calls in mode `pending` starts three calls of `app.never`.)
+#[test]
+fn pending_async_calls_are_refused() {
+    let mut modules = Modules::default();
+    for engine in EngineKind::available() {
+        let config = Io::default()
+            .config("async-calls")
+            .arg("pending")
+            .import_async("app", "wait", |_caller, input: Vec<u8>| async move { Ok(input) })
+            .import_async("app", "fail", |_caller, input: Vec<u8>| async move { Ok(input) })
+            .import_async("app", "never", |_caller, _input| async move {
+                futures::future::pending::<()>().await;
+                Ok(Vec::new())
+            });
+        let mut r = modules.get(engine, "async-calls").instantiate_dyn(config).unwrap();
+        r.start_main().unwrap();
+        while r.tick().unwrap() != LoopResult::Idle {}
+        assert_eq!(r.pending_calls(), 3, "{engine}");
+        assert!(
+            matches!(
+                snapshot_error(r.snapshot().unwrap_err()),
+                SnapshotError::PendingHostCalls { count: 3 }
+            ),
+            "{engine}"
+        );
+    }
+}
