@@ -140,7 +140,7 @@ fn restored_instances_get_fresh_random_seeds() {
                 let io = Io::default();
                 let mut r = module.restore_dyn(&snap, io.config("random")).unwrap();
                 assert_eq!(r.run().unwrap(), Completion::Exited(0));
-                io.stdout.to_string_lossy()
+                io.stderr.to_string_lossy()
             })
             .collect();
         assert!(outputs[0].starts_with("math/rand "), "{engine}: {outputs:?}");
@@ -338,8 +338,37 @@ fn preinitialized_instances_get_fresh_random_seeds() {
                 module.instantiate_dyn(io.config("random")).unwrap().run().unwrap(),
                 Completion::Exited(0)
             );
-            io.stdout.to_string_lossy()
+            io.stderr.to_string_lossy()
         })
         .collect();
     assert_ne!(outputs[0], outputs[1]);
+}
+
+/// A reactor with asynchronous host calls in flight cannot be frozen: their futures live in the
+/// host. (async-calls in mode `pending` starts three calls of `app.never`.)
+#[test]
+fn pending_async_calls_are_refused() {
+    let mut modules = Modules::default();
+    for engine in EngineKind::available() {
+        let config = Io::default()
+            .config("async-calls")
+            .arg("pending")
+            .import_async("app", "wait", |_caller, input: Vec<u8>| async move { Ok(input) })
+            .import_async("app", "fail", |_caller, input: Vec<u8>| async move { Ok(input) })
+            .import_async("app", "never", |_caller, _input| async move {
+                futures::future::pending::<()>().await;
+                Ok(Vec::new())
+            });
+        let mut r = modules.get(engine, "async-calls").instantiate_dyn(config).unwrap();
+        r.start_main().unwrap();
+        while r.tick().unwrap() != LoopResult::Idle {}
+        assert_eq!(r.pending_calls(), 3, "{engine}");
+        assert!(
+            matches!(
+                snapshot_error(r.snapshot().unwrap_err()),
+                SnapshotError::PendingHostCalls { count: 3 }
+            ),
+            "{engine}"
+        );
+    }
 }

@@ -155,9 +155,10 @@ pub trait Reactor {
     ///
     /// # Errors
     /// [`Error::Snapshot`]: the module was not compiled with
-    /// [`Module::new_snapshottable`](crate::Module::new_snapshottable), or the reactor has
-    /// ended. (A snapshot is only ever taken at a tick boundary: while a tick or host call runs,
-    /// the reactor is borrowed by it.)
+    /// [`Module::new_snapshottable`](crate::Module::new_snapshottable), the reactor has ended,
+    /// asynchronous host calls are pending, or the guest has files open. (A snapshot is only
+    /// ever taken at a tick boundary: while a tick or host call runs, the reactor is borrowed
+    /// by it.)
     fn snapshot(&mut self) -> Result<Snapshot>;
     /// Async host calls started by the guest whose futures have not finished.
     fn pending_calls(&mut self) -> usize {

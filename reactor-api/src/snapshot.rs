@@ -650,6 +650,12 @@ impl<I: EngineInstance> GoReactor<I> {
             .into());
         }
         let snap = self.snap.clone().ok_or(SnapshotError::NotSnapshottable)?;
+        // A pending asynchronous host call's future cannot be saved, nor its result delivered to
+        // a restored reactor.
+        let count = self.instance().state().calls.pending();
+        if count > 0 {
+            return Err(SnapshotError::PendingHostCalls { count }.into());
+        }
         let engine = self.engine;
         let inner = self.instance();
         let size = inner.memory_size();

@@ -13,8 +13,8 @@ use go_reactor::wasi_min::fs::MemFs;
 use go_reactor::wasi_min::sink::SharedBuffer;
 use go_reactor::{Module, ReactorConfig, WasmEngine};
 
-/// Every fixture built by guests/build.sh, except `random` (its output differs on every run by
-/// design; tests/snapshot.rs uses it).
+/// Every fixture built by guests/build.sh, except `random` (the values it prints to stderr
+/// differ on every run by design; tests/snapshot.rs uses it).
 pub const FIXTURES: &[&str] = &[
     "hello",
     "timers",
