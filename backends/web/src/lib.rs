@@ -56,6 +56,12 @@
 //! [`WasmEngine::compile`] uses the synchronous `new WebAssembly.Module`, which Chromium refuses
 //! on a page's main thread for modules over 8 MB; [`WebEngine::compile_async`] uses
 //! `WebAssembly.compile` and works everywhere. Go modules are 2.5 MB and up.
+// On other targets the crate is empty, so the crate docs' links to its items (and to the
+// reactor-api items it imports) only resolve when documenting for wasm32-unknown-unknown.
+#![cfg_attr(
+    not(all(target_arch = "wasm32", target_os = "unknown")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #![warn(missing_docs)]
 
