@@ -709,3 +709,12 @@ fn preopens_take_fds_in_order() {
     assert_eq!(g.ok("path_rename", &[3, p1, l1, 4, p2, l2]), Err(Errno::Xdev));
     assert_eq!(g.ok("path_link", &[3, 0, p1, l1, 4, p2, l2]), Err(Errno::Xdev));
 }
+
+/// A character device under a host preopen is one for the guest (Go's os.TestDevNullFile checks
+/// `/dev/null`'s mode), not a regular or unknown file.
+#[cfg(unix)]
+#[test]
+fn host_char_device_is_a_character_device() {
+    let mut g = G::with(|_| Preopen::host_dir("/dev", "/dev").expect("/dev").read_only(), None);
+    assert_eq!(g.stat("null", true).map(|s| s.filetype), Ok(2));
+}

@@ -58,10 +58,7 @@
 //! `WebAssembly.compile` and works everywhere. Go modules are 2.5 MB and up.
 // On other targets the crate is empty, so the crate docs' links to its items (and to the
 // reactor-api items it imports) only resolve when documenting for wasm32-unknown-unknown.
-#![cfg_attr(
-    not(all(target_arch = "wasm32", target_os = "unknown")),
-    allow(rustdoc::broken_intra_doc_links)
-)]
+#![cfg_attr(not(all(target_arch = "wasm32", target_os = "unknown")), allow(rustdoc::broken_intra_doc_links))]
 #![cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 #![warn(missing_docs)]
 

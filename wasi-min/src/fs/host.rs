@@ -49,9 +49,22 @@ fn filetype(ft: cap_std::fs::FileType) -> FileType {
         FileType::RegularFile
     } else if ft.is_symlink() {
         FileType::SymbolicLink
+    } else if is_char_device(ft) {
+        // `/dev/null` and terminals: Go's os tests (TestDevNullFile) check the mode.
+        FileType::CharacterDevice
     } else {
         FileType::Unknown
     }
+}
+
+#[cfg(unix)]
+fn is_char_device(ft: cap_std::fs::FileType) -> bool {
+    use cap_std::fs::FileTypeExt;
+    ft.is_char_device()
+}
+#[cfg(not(unix))]
+fn is_char_device(_: cap_std::fs::FileType) -> bool {
+    false
 }
 
 fn filestat(m: &Metadata) -> Filestat {
