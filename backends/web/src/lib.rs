@@ -204,7 +204,7 @@ impl WasmEngine for WebEngine {
     type Instance = WebInstance;
 
     fn from_options(options: &EngineOptions) -> Result<Self, Error> {
-        let engine = Self::default();
+        let engine = Self;
         // The host's engine decides its own stack: nothing here is configurable.
         options.check_supported(&engine.info())?;
         Ok(engine)
